@@ -1,0 +1,71 @@
+"""arq worker settings: every job and every cron line lives here.
+
+arq silently ignores misspelled attribute names, so tests check every name below against
+`arq.worker.Worker`'s parameters.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from arq.connections import RedisSettings
+
+from api import checks, db
+from api.settings import Settings, get_settings
+from jobs.email import send_email
+
+logger = logging.getLogger(__name__)
+
+QUEUE_NAME = "arq:queue"
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    settings = get_settings()
+    await checks.enforce_startup(settings, process="worker")
+    await db.init_orm(settings)
+    ctx["settings"] = settings
+    logger.info("worker started (%s)", settings.environment)
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    await db.close_orm()
+    logger.info("worker stopped")
+
+
+def redis_settings(settings: Settings) -> RedisSettings:
+    """Redis connection for arq; retries ride out a Redis restart instead of crashing."""
+    conf = RedisSettings.from_dsn(settings.redis_dsn)
+    conf.conn_timeout = 2
+    conf.conn_retries = 30
+    conf.conn_retry_delay = 1
+    conf.retry_on_timeout = True
+    return conf
+
+
+class WorkerSettings:
+    """The static part of the worker's configuration; see `worker_settings()`."""
+
+    functions = [send_email]
+    cron_jobs: list[Any] = []
+    on_startup = startup
+    on_shutdown = shutdown
+    queue_name = QUEUE_NAME
+    max_tries = 8
+    keep_result = 3600
+    health_check_interval = 30
+    # Finish running jobs on SIGTERM (up to job_timeout) instead of dropping them.
+    handle_signals = True
+    allow_abort_jobs = True
+    retry_jobs = True
+
+
+def worker_settings(settings: Settings) -> dict[str, Any]:
+    """WorkerSettings plus what comes from the environment (Redis, limits)."""
+    static = {k: v for k, v in vars(WorkerSettings).items() if not k.startswith("_")}
+    return {
+        **static,
+        "redis_settings": redis_settings(settings),
+        "max_jobs": settings.worker_max_jobs,
+        "job_timeout": settings.worker_job_timeout,
+    }

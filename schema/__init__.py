@@ -1,0 +1,56 @@
+"""The GraphQL schema: Query/Mutation/Subscription assembled from one mixin per feature, and
+the extensions that guard it (configured here, in one place)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import DisableIntrospection, MaskErrors, SchemaExtension
+
+from api.logs import request_id_var
+from api.services.errors import PulseError
+from schema.users import UserQuery
+
+
+@strawberry.type
+class Query(UserQuery):
+    pass
+
+
+def _should_mask(error: GraphQLError) -> bool:
+    # Errors raised by graphql-core itself (syntax, validation) carry no original error and
+    # say nothing about our internals; expected domain errors are public by design.
+    original = error.original_error
+    return original is not None and not isinstance(original, PulseError)
+
+
+class MaskUnexpectedErrors(MaskErrors):
+    """"Unexpected error." plus the request id, so a user's report can be matched to the
+    full error that strawberry logged."""
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        masked = super().anonymise_error(error)
+        request_id = request_id_var.get()
+        masked.extensions = {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}
+        return masked
+
+
+class PublicErrorCodes(SchemaExtension):
+    """Adds `extensions.code` to the expected errors that surface as GraphQL errors."""
+
+    def on_operation(self) -> Any:
+        yield
+        result = self.execution_context.result
+        for error in getattr(result, "errors", None) or []:
+            if isinstance(error.original_error, PulseError):
+                error.extensions = {**(error.extensions or {}), "code": error.original_error.code}
+
+
+def build_schema(*, production: bool) -> strawberry.Schema:
+    # Factories, not instances: strawberry builds fresh extensions for every operation.
+    extensions: list[Any] = [PublicErrorCodes, lambda: MaskUnexpectedErrors(_should_mask)]
+    if production:
+        extensions.append(DisableIntrospection)
+    return strawberry.Schema(query=Query, extensions=extensions)
