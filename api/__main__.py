@@ -89,7 +89,9 @@ def migrate() -> None:
 
     settings = _settings()
     applied = asyncio.run(db.upgrade(settings))
-    err.print(f"applied {len(applied)} migration(s)" + (f": {', '.join(applied)}" if applied else ""))
+    err.print(
+        f"applied {len(applied)} migration(s)" + (f": {', '.join(applied)}" if applied else "")
+    )
 
 
 @cli.command()

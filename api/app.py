@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import sentry_sdk
+from sentry_sdk.integrations.strawberry import StrawberryIntegration
 from arq.connections import ArqRedis
 from redis.asyncio import ConnectionPool
 from starlette.applications import Starlette
@@ -44,7 +45,7 @@ class PulseGraphQL(GraphQL[Context, None]):
         self.settings = settings
 
     async def get_context(
-        self, request: Request | WebSocket, response: Response | None = None
+        self, request: Request | WebSocket, response: Response | WebSocket | None = None
     ) -> Context:
         return Context(
             request=request,
@@ -66,7 +67,12 @@ def _pool_stats() -> tuple[int, int] | None:
 
 def init_sentry(settings: Settings) -> None:
     if settings.sentry_dsn:
-        sentry_sdk.init(dsn=settings.sentry_dsn, environment=settings.environment)
+        sentry_sdk.init(
+            dsn=settings.sentry_dsn,
+            environment=settings.environment,
+            # Our resolvers are async; the default assumption (sync) is wrong for us.
+            integrations=[StrawberryIntegration(async_execution=True)],
+        )
 
 
 def create_app(settings: Settings | None = None) -> Starlette:

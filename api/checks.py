@@ -4,7 +4,6 @@ checks whatever ENVIRONMENT says."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import redis.asyncio as redis
@@ -23,7 +22,7 @@ async def database_problems(settings: Settings) -> list[str]:
     """Unreachable database or migrations not applied."""
     try:
         conn = await db.connect(settings)
-    except (OSError, TimeoutError, asyncio.TimeoutError) as error:
+    except (OSError, TimeoutError) as error:
         return [f"database unreachable at {_redact(settings.database_dsn)}: {error!s}"]
     except Exception as error:  # asyncpg raises many classes for auth, missing db, …
         return [f"database unreachable at {_redact(settings.database_dsn)}: {error!s}"]
@@ -40,9 +39,7 @@ async def database_problems(settings: Settings) -> list[str]:
 
 
 async def redis_problems(settings: Settings) -> list[str]:
-    client = redis.Redis.from_url(
-        settings.redis_dsn, socket_connect_timeout=2, socket_timeout=2
-    )
+    client = redis.Redis.from_url(settings.redis_dsn, socket_connect_timeout=2, socket_timeout=2)
     try:
         await client.ping()
     except Exception as error:

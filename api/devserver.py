@@ -44,13 +44,17 @@ def run_dev(port: int) -> int:
     children: list[subprocess.Popen[bytes]] = []
     try:
         if settings.database_url is None:
-            pg = EmbeddedPostgres(settings.data_dir / "postgres", _pick_port(PREFERRED_PG_PORT)).start()
+            pg = EmbeddedPostgres(
+                settings.data_dir / "postgres", _pick_port(PREFERRED_PG_PORT)
+            ).start()
             started.append(pg)
             pg.create_database(DEV_DATABASE)
             os.environ["DATABASE_URL"] = pg.database_url(DEV_DATABASE)
             logger.info("embedded PostgreSQL on port %d (data in %s)", pg.port, pg.data_dir)
         if settings.redis_url is None:
-            redis = EmbeddedRedis(settings.data_dir / "redis", _pick_port(PREFERRED_REDIS_PORT)).start()
+            redis = EmbeddedRedis(
+                settings.data_dir / "redis", _pick_port(PREFERRED_REDIS_PORT)
+            ).start()
             started.append(redis)
             os.environ["REDIS_URL"] = redis.url
             logger.info("embedded Redis on port %d (data in %s)", redis.port, redis.data_dir)
@@ -83,7 +87,7 @@ def _wait(children: list[subprocess.Popen[bytes]]) -> int:
         for child in children:
             code = child.poll()
             if code is not None:
-                logger.error("%s exited with %d; stopping", " ".join(map(str, child.args)), code)
+                logger.error("%s exited with %d; stopping", child.args, code)
                 return code or 1
         time.sleep(0.2)
     return 0

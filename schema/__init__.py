@@ -27,8 +27,8 @@ def _should_mask(error: GraphQLError) -> bool:
 
 
 class MaskUnexpectedErrors(MaskErrors):
-    """"Unexpected error." plus the request id, so a user's report can be matched to the
-    full error that strawberry logged."""
+    """Masks unexpected errors as "Unexpected error." plus the request id, so a user's
+    report can be matched to the full error that strawberry logged."""
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         masked = super().anonymise_error(error)

@@ -22,7 +22,7 @@ class Loaders:
 @dataclass
 class Context:
     request: Request | WebSocket
-    response: Response | None
+    response: Response | WebSocket | None
     settings: Settings
     request_id: str
     user: User | None = None

@@ -53,7 +53,9 @@ def env_with(**overrides: str | None) -> dict[str, str]:
     return env
 
 
-def run_cli(*args: str, env: Mapping[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, env: Mapping[str, str], timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "api", *args],
         env=dict(env),
@@ -65,14 +67,14 @@ def run_cli(*args: str, env: Mapping[str, str], timeout: float = 60) -> subproce
 
 
 def start_cli(*args: str, env: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:
-    handle = log.open("wb")
-    return subprocess.Popen(
-        [sys.executable, "-m", "api", *args],
-        env=dict(env),
-        cwd=REPO_ROOT,
-        stdout=handle,
-        stderr=subprocess.STDOUT,
-    )
+    with log.open("wb") as handle:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(
+            [sys.executable, "-m", "api", *args],
+            env=dict(env),
+            cwd=REPO_ROOT,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def wait_for_http(url: str, *, status: int = 200, timeout: float = 30) -> httpx.Response:

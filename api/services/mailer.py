@@ -45,6 +45,9 @@ async def send_email(settings: Settings, *, to: str, subject: str, body: str) ->
     )
     if errors:
         raise aiosmtplib.SMTPRecipientsRefused(
-            [aiosmtplib.SMTPRecipientRefused(code, msg, rcpt) for rcpt, (code, msg) in errors.items()]
+            [
+                aiosmtplib.SMTPRecipientRefused(code, msg, rcpt)
+                for rcpt, (code, msg) in errors.items()
+            ]
         )
     return reply

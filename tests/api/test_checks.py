@@ -143,7 +143,11 @@ def test_serve_and_worker_refuse_unsafe_production(settings: Settings, command: 
 
 
 def test_serve_refuses_pending_migrations(settings: Settings, unmigrated_url: str) -> None:
-    result = run_cli("serve", "--port", str(free_port()),
-                     env=env_with(ENVIRONMENT="development", DATABASE_URL=unmigrated_url))
+    result = run_cli(
+        "serve",
+        "--port",
+        str(free_port()),
+        env=env_with(ENVIRONMENT="development", DATABASE_URL=unmigrated_url),
+    )
     assert result.returncode == 1
     assert "migration(s) not applied" in result.stderr

@@ -61,7 +61,9 @@ async def test_readyz_names_pending_migrations(client: httpx.AsyncClient, pg: ob
     finally:
         await pg.execute(
             "INSERT INTO aerich (version, app, content) VALUES ($1, $2, $3)",
-            row["version"], row["app"], row["content"],
+            row["version"],
+            row["app"],
+            row["content"],
         )
     assert response.status_code == 503
     assert response.json()["failing"] == ["migrations"]

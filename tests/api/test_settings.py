@@ -28,7 +28,11 @@ def test_development_defaults_are_usable() -> None:
 @pytest.mark.parametrize(
     ("name", "value", "expected"),
     [
-        ("ENVIRONMENT", "prod", "ENVIRONMENT: Input should be 'development', 'test' or 'production'"),
+        (
+            "ENVIRONMENT",
+            "prod",
+            "ENVIRONMENT: Input should be 'development', 'test' or 'production'",
+        ),
         ("DATABASE_URL", "mysql://root@db/pulse", "DATABASE_URL: expected postgres://"),
         ("DATABASE_URL", "postgres://db:5432", "DATABASE_URL: expected postgres://"),
         ("DATABASE_READ_URL", "http://replica", "DATABASE_READ_URL: expected postgres://"),

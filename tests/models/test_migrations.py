@@ -15,9 +15,22 @@ from api import db
 from api.settings import MIGRATIONS_DIR, Settings
 
 EXPECTED_TABLES = {
-    "users", "refresh_tokens", "user_tokens", "events", "event_stats", "failed_events",
-    "patterns", "suggestions", "workflows", "workflow_steps", "workflow_runs", "step_runs",
-    "audit_log", "feature_flags", "event_imports", "aerich",
+    "users",
+    "refresh_tokens",
+    "user_tokens",
+    "events",
+    "event_stats",
+    "failed_events",
+    "patterns",
+    "suggestions",
+    "workflows",
+    "workflow_steps",
+    "workflow_runs",
+    "step_runs",
+    "audit_log",
+    "feature_flags",
+    "event_imports",
+    "aerich",
 }
 
 
@@ -58,15 +71,19 @@ async def test_upgrade_builds_an_empty_database(settings: Settings, empty_databa
         applied = await db.upgrade(target)
         assert applied == db.migration_files()
         assert await db.pending_migrations(conn) == []
-        tables = {r["tablename"] for r in await conn.fetch(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
-        )}
+        tables = {
+            r["tablename"]
+            for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        }
         assert EXPECTED_TABLES <= tables
-        indexes = {r["indexdef"] for r in await conn.fetch(
-            "SELECT indexdef FROM pg_indexes WHERE tablename = 'events'"
-        )}
-        assert any('("user_id", "occurred_at", "id")' in ix or "(user_id, occurred_at, id)" in ix
-                   for ix in indexes), indexes
+        indexes = {
+            r["indexdef"]
+            for r in await conn.fetch("SELECT indexdef FROM pg_indexes WHERE tablename = 'events'")
+        }
+        assert any(
+            '("user_id", "occurred_at", "id")' in ix or "(user_id, occurred_at, id)" in ix
+            for ix in indexes
+        ), indexes
         assert any("UNIQUE" in ix and "client_id" in ix for ix in indexes), indexes
         # A second upgrade is a no-op.
         assert await db.upgrade(target) == []
