@@ -8,9 +8,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import sentry_sdk
-from sentry_sdk.integrations.strawberry import StrawberryIntegration
 from arq.connections import ArqRedis
 from redis.asyncio import ConnectionPool
+from sentry_sdk.integrations.strawberry import StrawberryIntegration
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
