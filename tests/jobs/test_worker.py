@@ -19,7 +19,7 @@ from api.settings import Settings
 from jobs.email import backoff
 from jobs.worker import WorkerSettings, redis_settings, worker_settings
 from tests.smtp_sink import SmtpSink
-from tests.support import env_with, start_cli
+from tests.support import env_with, run_cli, start_cli
 
 
 def test_every_worker_setting_is_a_name_arq_knows() -> None:
@@ -70,6 +70,7 @@ async def test_worker_delivers_an_email_job(sink: SmtpSink, arq: ArqRedis, tmp_p
         assert message["To"] == "ada@example.com"
         assert message["Subject"] == "Hello"
         assert message.get_payload(decode=True).decode().strip() == "It works."  # type: ignore[union-attr]
+        assert run_cli("worker", "--check", env=env_with()).returncode == 0
     finally:
         code = _stop(worker)
     log = (tmp_path / "worker.log").read_text()
