@@ -8,23 +8,27 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import sentry_sdk
-from arq.connections import ArqRedis
-from redis.asyncio import ConnectionPool
 from sentry_sdk.integrations.strawberry import StrawberryIntegration
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from tortoise import Tortoise
 
 from api import checks, db, health, metrics
+from api.auth.backend import authenticate
 from api.logs import configure_logging
 from api.middleware import MetricsMiddleware, RequestIdMiddleware
+from api.runtime import Runtime
+from api.services.errors import PulseError, ServiceUnavailable, Unauthenticated
 from api.settings import Settings, get_settings
 from schema import build_schema
 from schema.context import Context
@@ -32,8 +36,24 @@ from schema.context import Context
 logger = logging.getLogger(__name__)
 
 
+def graphql_error_response(error: PulseError, status: int) -> JSONResponse:
+    """A GraphQL-shaped error body for failures found before the operation runs."""
+    headers = {}
+    if isinstance(error, Unauthenticated):
+        headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+    body = {
+        "data": None,
+        "errors": [{"message": error.message, "extensions": {"code": error.code}}],
+    }
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
 class PulseGraphQL(GraphQL[Context, None]):
-    """Strawberry's ASGI app with our typed context."""
+    """Strawberry's ASGI app with our typed context. The caller is authenticated before the
+    operation runs: a bad token is a 401, not a field error."""
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(
@@ -44,15 +64,49 @@ class PulseGraphQL(GraphQL[Context, None]):
         )
         self.settings = settings
 
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            runtime: Runtime = scope["app"].state.runtime
+            try:
+                user = await authenticate(runtime.keys, Headers(scope=scope).get("authorization"))
+            except Unauthenticated as error:
+                await graphql_error_response(error, 401)(scope, receive, send)
+                return
+            except Exception:
+                logger.exception("authentication could not reach the database")
+                unavailable = ServiceUnavailable("Temporarily unavailable; retry shortly.")
+                await graphql_error_response(unavailable, 503)(scope, receive, send)
+                return
+            scope.setdefault("state", {})["user"] = user
+        await super().__call__(scope, receive, send)
+
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket | None = None
     ) -> Context:
+        state = request.scope.get("state", {})
         return Context(
             request=request,
             response=response,
-            settings=self.settings,
-            request_id=request.scope.get("state", {}).get("request_id", ""),
+            runtime=request.app.state.runtime,
+            request_id=state.get("request_id", ""),
+            client_ip=request.client.host if request.client else "unknown",
+            user=state.get("user"),
         )
+
+    async def on_ws_connect(self, context: Context) -> None:
+        """Authenticate a websocket from its `connection_init` payload, with the same code
+        as HTTP. Subscriptions are per user, so an anonymous socket is refused too."""
+        params = context.connection_params or {}
+        authorization = params.get("authorization", params.get("Authorization"))
+        if not isinstance(authorization, str):
+            raise ConnectionRejectionError()
+        try:
+            user = await authenticate(context.runtime.keys, authorization)
+        except Unauthenticated:
+            raise ConnectionRejectionError() from None
+        if user is None:
+            raise ConnectionRejectionError()
+        context.user = user
 
 
 def _pool_stats() -> tuple[int, int] | None:
@@ -83,13 +137,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         await checks.enforce_startup(settings, process="API")
         await db.init_orm(settings)
-        # Built without a ping, so a Redis outage at start-up delays jobs instead of the API.
-        redis = ArqRedis(
-            connection_pool=ConnectionPool.from_url(
-                settings.redis_dsn, socket_connect_timeout=2, socket_timeout=5
-            )
-        )
-        app.state.redis = redis
+        runtime = Runtime.create(settings)
+        app.state.runtime = runtime
+        app.state.redis = runtime.redis
         app.state.redis_up = None
         metrics.STATE.pool_stats = _pool_stats
         metrics.STATE.redis_up = lambda: app.state.redis_up
@@ -97,9 +147,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             yield {}
         finally:
-            await redis.aclose()
-            # A pool passed in explicitly is not closed by aclose().
-            await redis.connection_pool.disconnect()
+            await runtime.close()
             await db.close_orm()
             logger.info("API stopped")
 

@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     # Where `make run` keeps the embedded servers' data.
     data_dir: Path = REPO_ROOT / ".data"
 
+    access_token_ttl: int = Field(default=15 * 60, ge=60, le=24 * 3600)
+    refresh_token_ttl: int = Field(default=30 * 24 * 3600, ge=3600)
+    jwt_audience: str = "pulse"
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool | None = None
     db_pool_min: int = Field(default=1, ge=0, le=100)
@@ -167,6 +171,10 @@ class Settings(BaseSettings):
         return [("primary", self.secret_key or DEV_SECRET_KEY)]
 
     @property
+    def jwt_issuer(self) -> str:
+        return self.public_url
+
+    @property
     def json_logs(self) -> bool:
         return self.is_production if self.log_json is None else self.log_json
 
@@ -189,6 +197,8 @@ class Settings(BaseSettings):
             problems.append("DATABASE_URL must be set")
         if not self.redis_url:
             problems.append("REDIS_URL must be set")
+        if not self.smtp_url:
+            problems.append("SMTP_URL must be set (verification and reset emails)")
         if self.db_pool_min > self.db_pool_max:
             problems.append("DB_POOL_MIN must not exceed DB_POOL_MAX")
         return problems

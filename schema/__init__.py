@@ -11,11 +11,17 @@ from strawberry.extensions import DisableIntrospection, MaskErrors, SchemaExtens
 
 from api.logs import request_id_var
 from api.services.errors import PulseError
-from schema.users import UserQuery
+from schema.sessions import SessionMutation
+from schema.users import UserMutation, UserQuery
 
 
 @strawberry.type
 class Query(UserQuery):
+    pass
+
+
+@strawberry.type
+class Mutation(UserMutation, SessionMutation):
     pass
 
 
@@ -53,4 +59,4 @@ def build_schema(*, production: bool) -> strawberry.Schema:
     extensions: list[Any] = [PublicErrorCodes, lambda: MaskUnexpectedErrors(_should_mask)]
     if production:
         extensions.append(DisableIntrospection)
-    return strawberry.Schema(query=Query, extensions=extensions)
+    return strawberry.Schema(query=Query, mutation=Mutation, extensions=extensions)

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.types import Info as StrawberryInfo
 
-from api.settings import Settings
+from api.runtime import Runtime
 from models.users import User
 
 
@@ -23,10 +23,13 @@ class Loaders:
 class Context:
     request: Request | WebSocket
     response: Response | WebSocket | None
-    settings: Settings
+    runtime: Runtime
     request_id: str
+    client_ip: str
     user: User | None = None
     loaders: Loaders = field(default_factory=Loaders)
+    # Filled by strawberry from the websocket `connection_init` payload.
+    connection_params: dict[str, Any] | None = None
 
 
 Info = StrawberryInfo[Context, Any]

@@ -34,6 +34,7 @@ async def production_client(settings: Settings) -> AsyncIterator[httpx.AsyncClie
             "database_url": settings.database_dsn,
             "redis_url": settings.redis_dsn,
             "cors_origins": ["https://app.example"],
+            "smtp_url": "smtp://127.0.0.1:2525",
         }
     )
     async with serve_app(create_app(production)) as url, httpx.AsyncClient(base_url=url) as c:

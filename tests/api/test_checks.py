@@ -26,6 +26,7 @@ def production(settings: Settings, **change: object) -> Settings:
         "redis_url": settings.redis_dsn,
         "cors_origins": ["https://app.example"],
         "sentry_dsn": None,
+        "smtp_url": "smtp://127.0.0.1:2525",
     }
     return settings.model_copy(update={**values, **change})
 
@@ -39,6 +40,7 @@ def production_env(settings: Settings, **change: str | None) -> dict[str, str]:
         "REDIS_URL": settings.redis_dsn,
         "CORS_ORIGINS": "https://app.example",
         "SENTRY_DSN": None,
+        "SMTP_URL": "smtp://127.0.0.1:2525",
     }
     return env_with(**{**values, **change})
 
@@ -114,6 +116,7 @@ def test_check_command_passes_a_safe_configuration(settings: Settings) -> None:
         ({"SECRET_KEY": "too-short"}, "SECRET_KEY is shorter than 32 bytes"),
         ({"CORS_ORIGINS": "*"}, "CORS_ORIGINS must list origins explicitly"),
         ({"REDIS_URL": None}, "REDIS_URL must be set"),
+        ({"SMTP_URL": None}, "SMTP_URL must be set"),
         ({"REDIS_URL": "redis://127.0.0.1:1/0"}, "Redis unreachable"),
         ({"DATABASE_URL": "postgres://postgres@127.0.0.1:1/pulse"}, "database unreachable"),
     ],

@@ -13,6 +13,7 @@ SAFE_PRODUCTION = {
     "database_url": "postgres://u@db:5432/pulse",
     "redis_url": "redis://cache:6379/0",
     "cors_origins": "https://app.example",
+    "smtp_url": "smtp://mail.example:25",
 }
 
 
@@ -94,6 +95,7 @@ def test_safe_production_configuration_has_no_static_problems() -> None:
         ({"cors_origins": "https://app.example,*"}, "CORS_ORIGINS must list origins explicitly"),
         ({"redis_url": None}, "REDIS_URL must be set"),
         ({"database_url": None}, "DATABASE_URL must be set"),
+        ({"smtp_url": None}, "SMTP_URL must be set"),
     ],
 )
 def test_each_unsafe_production_value_is_named(change: dict[str, str | None], problem: str) -> None:

@@ -1,0 +1,51 @@
+"""Rate limits shared by every instance, kept in Redis through the `limits` library
+(moving windows). A limit that cannot be checked because Redis is down fails closed: these
+guard sensitive operations (password reset, verification mail)."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+from limits import RateLimitItem, parse
+from limits.aio.storage import RedisStorage
+from limits.aio.strategies import MovingWindowRateLimiter
+
+from api.services.errors import RateLimited, ServiceUnavailable
+
+logger = logging.getLogger(__name__)
+
+# Per email address: how often a mail can be asked for.
+VERIFICATION_MAIL_PER_EMAIL = parse("3/hour")
+PASSWORD_RESET_PER_EMAIL = parse("3/hour")
+# Per client IP, across addresses: stops one client from mailing many people.
+MAIL_REQUESTS_PER_IP = parse("20/hour")
+REGISTRATIONS_PER_IP = parse("10/hour")
+
+
+class RateLimiter:
+    def __init__(self, redis_url: str) -> None:
+        self.storage = RedisStorage(
+            "async+" + redis_url,
+            implementation="redispy",
+            socket_connect_timeout=2,
+            socket_timeout=2,
+        )
+        self.limiter = MovingWindowRateLimiter(self.storage)
+
+    async def hit(self, item: RateLimitItem, *identifiers: str) -> None:
+        """Count one request; `RateLimited` (with seconds to wait) when over the limit."""
+        try:
+            allowed = await self.limiter.hit(item, *identifiers)
+            if allowed:
+                return
+            stats = await self.limiter.get_window_stats(item, *identifiers)
+        except Exception as error:  # redis-py raises several families for an outage
+            logger.warning("rate limit storage unavailable: %s", error)
+            raise ServiceUnavailable("Temporarily unavailable; try again shortly.") from error
+        retry_after = max(1, math.ceil(stats.reset_time - time.time()))
+        raise RateLimited(f"Too many requests; try again in {retry_after} seconds.", retry_after)
+
+    async def reset(self) -> None:
+        await self.storage.reset()

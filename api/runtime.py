@@ -1,0 +1,45 @@
+"""The shared resources of one process (API or worker), built once at start-up and handed to
+services: no module-level clients, so tests can build as many as they need."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from arq.connections import ArqRedis
+from redis.asyncio import ConnectionPool
+
+from api.auth.throttle import LoginThrottle
+from api.auth.tokens import KeySet
+from api.resilience.rate_limit import RateLimiter
+from api.settings import Settings
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    keys: KeySet
+    # One client serves plain Redis calls and job enqueueing (ArqRedis is a Redis).
+    redis: ArqRedis
+    limiter: RateLimiter
+    throttle: LoginThrottle
+
+    @classmethod
+    def create(cls, settings: Settings) -> Runtime:
+        """Build without connecting: a Redis outage at start-up delays jobs, not the API."""
+        redis = ArqRedis(
+            connection_pool=ConnectionPool.from_url(
+                settings.redis_dsn, socket_connect_timeout=2, socket_timeout=5
+            )
+        )
+        return cls(
+            settings=settings,
+            keys=KeySet(settings),
+            redis=redis,
+            limiter=RateLimiter(settings.redis_dsn),
+            throttle=LoginThrottle(redis),
+        )
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+        # A pool passed in explicitly is not closed by aclose().
+        await self.redis.connection_pool.disconnect()
