@@ -122,6 +122,46 @@ def check() -> None:
     err.print("[green]✓ configuration is fit for production[/green]")
 
 
+@cli.command("create-admin")
+def create_admin(
+    email: Annotated[str, typer.Argument(help="Email of the account to make an admin.")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read a new account's password from stdin.")
+    ] = False,
+) -> None:
+    """Make EMAIL an admin: promotes an existing account, or creates a verified one."""
+    from api.services.errors import ValidationFailed
+    from api.services.users import create_admin as promote_or_create
+
+    settings = _settings()
+
+    async def run(password: str | None) -> str:
+        from api import db
+
+        await db.init_orm(settings)
+        try:
+            from api.services.validation import validate_email
+            from models.users import User
+
+            exists = await User.exists(email=validate_email(email))
+            if not exists and password is None:
+                password = (
+                    sys.stdin.readline().rstrip("\n")
+                    if password_stdin
+                    else typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+                )
+            user = await promote_or_create(email, password)
+            return f"{user.email} is now an admin" + ("" if exists else " (new account)")
+        finally:
+            await db.close_orm()
+
+    try:
+        err.print(asyncio.run(run(None)))
+    except ValidationFailed as error:
+        err.print(f"[red]{error.field or 'input'}: {error.message}[/red]", highlight=False)
+        raise typer.Exit(2) from None
+
+
 @cli.command()
 def dev(
     port: Annotated[int, typer.Option(help="API port.")] = 8000,

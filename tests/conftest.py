@@ -18,7 +18,9 @@ import pytest
 import redis.asyncio as aioredis
 
 from api import db
+from api.app import create_app
 from api.settings import Settings, get_settings, load_settings
+from tests.support import GraphQLClient, serve_app
 
 _embedded: list[object] = []
 
@@ -86,3 +88,12 @@ async def pg(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
     conn = await db.connect(settings)
     yield conn
     await conn.close()
+
+
+@pytest.fixture
+async def api(settings: Settings) -> AsyncIterator[GraphQLClient]:
+    """The app under a real uvicorn server, and a GraphQL client for it."""
+    async with serve_app(create_app(settings)) as url:
+        client = GraphQLClient(url)
+        yield client
+        await client.aclose()

@@ -90,3 +90,40 @@ def wait_for_http(url: str, *, status: int = 200, timeout: float = 30) -> httpx.
             last = error
         time.sleep(0.1)
     raise AssertionError(f"{url} did not answer {status} within {timeout}s (last: {last})")
+
+
+class GraphQLClient:
+    """Posts GraphQL operations to a live server over real HTTP."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.http = httpx.AsyncClient(base_url=base_url, timeout=30)
+
+    async def post(
+        self,
+        query: str,
+        variables: dict[str, object] | None = None,
+        *,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        all_headers = dict(headers or {})
+        if token is not None:
+            all_headers["Authorization"] = f"Bearer {token}"
+        return await self.http.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=all_headers
+        )
+
+    async def gql(
+        self, query: str, variables: dict[str, object] | None = None, *, token: str | None = None
+    ) -> dict[str, object]:
+        """The `data` of a successful operation (fails the test on errors)."""
+        response = await self.post(query, variables, token=token)
+        body = response.json()
+        assert response.status_code == 200 and not body.get("errors"), body
+        data = body["data"]
+        assert isinstance(data, dict)
+        return data
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
