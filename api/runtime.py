@@ -35,7 +35,7 @@ class Runtime:
             settings=settings,
             keys=KeySet(settings),
             redis=redis,
-            limiter=RateLimiter(settings.redis_dsn),
+            limiter=RateLimiter(settings.redis_dsn, redis.connection_pool),
             throttle=LoginThrottle(redis),
         )
 

@@ -28,8 +28,9 @@ class Mutation(UserMutation, SessionMutation):
 def _should_mask(error: GraphQLError) -> bool:
     # Errors raised by graphql-core itself (syntax, validation) carry no original error and
     # say nothing about our internals; expected domain errors are public by design.
+    # Permission classes raise GraphQLErrors on purpose, with their own code.
     original = error.original_error
-    return original is not None and not isinstance(original, PulseError)
+    return original is not None and not isinstance(original, PulseError | GraphQLError)
 
 
 class MaskUnexpectedErrors(MaskErrors):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-from api.auth.tokens import MAX_TOKEN_LENGTH, InvalidToken, KeySet
+from api.auth.tokens import MAX_TOKEN_LENGTH, InvalidToken, KeySet, password_version
 from api.services.errors import Unauthenticated
 from models.users import User
 
@@ -42,8 +42,7 @@ async def authenticate(keys: KeySet, authorization: str | None) -> User | None:
     user = await _load_user(claims.user_id)
     if user is None or not user.is_active:
         raise Unauthenticated("Invalid access token.")
-    changed = user.password_changed_at
-    if changed is not None and claims.issued_at < int(changed.timestamp()):
+    if claims.password_version != password_version(user.password_changed_at):
         raise Unauthenticated("Access token predates a password change; sign in again.")
     return user
 

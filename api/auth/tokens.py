@@ -21,6 +21,7 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from joserfc import jwt
@@ -51,6 +52,9 @@ class AccessClaims:
     issued_at: int
     expires_at: int
     key_id: str
+    # When the password was last changed (epoch µs, 0 = never): a token minted before a
+    # password change carries an older value and stops working at once.
+    password_version: int
 
 
 class KeySet:
@@ -65,10 +69,11 @@ class KeySet:
         self.audience = settings.jwt_audience
         self.ttl = settings.access_token_ttl
 
-    def issue(self, user_id: uuid.UUID, *, now: int | None = None) -> str:
+    def issue(self, user_id: uuid.UUID, password_version: int, *, now: int | None = None) -> str:
         issued = int(time.time()) if now is None else now
         claims = {
             "sub": str(user_id),
+            "pwv": password_version,
             "iat": issued,
             "exp": issued + self.ttl,
             "iss": self.issuer,
@@ -124,7 +129,14 @@ class KeySet:
             user_id = uuid.UUID(str(claims["sub"]))
         except ValueError:
             raise InvalidToken("malformed subject") from None
-        return AccessClaims(user_id, int(claims["iat"]), int(claims["exp"]), kid)
+        version = claims.get("pwv", 0)
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise InvalidToken("malformed password version")
+        return AccessClaims(user_id, int(claims["iat"]), int(claims["exp"]), kid, version)
+
+
+def password_version(changed_at: datetime | None) -> int:
+    return 0 if changed_at is None else int(changed_at.timestamp() * 1_000_000)
 
 
 def _unverified_header(token: str) -> dict[str, Any]:

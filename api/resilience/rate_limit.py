@@ -11,6 +11,7 @@ import time
 from limits import RateLimitItem, parse
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
+from redis.asyncio import ConnectionPool
 
 from api.services.errors import RateLimited, ServiceUnavailable
 
@@ -25,12 +26,12 @@ REGISTRATIONS_PER_IP = parse("10/hour")
 
 
 class RateLimiter:
-    def __init__(self, redis_url: str) -> None:
+    def __init__(self, redis_url: str, pool: ConnectionPool) -> None:
+        # Sharing the process's pool: one set of connections, closed with the rest.
         self.storage = RedisStorage(
             "async+" + redis_url,
             implementation="redispy",
-            socket_connect_timeout=2,
-            socket_timeout=2,
+            connection_pool=pool,  # type: ignore[arg-type]  # documented, typed too narrowly
         )
         self.limiter = MovingWindowRateLimiter(self.storage)
 

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from tortoise.transactions import in_transaction
 
 from api.auth import passwords
-from api.auth.tokens import hash_secret, new_secret
+from api.auth.tokens import hash_secret, new_secret, password_version
 from api.runtime import Runtime
 from api.services.errors import AuthFailed
 from api.services.validation import check_text, normalise_email
@@ -50,7 +50,8 @@ async def issue_pair(
         parent_id=parent_id,
         expires_at=_now() + timedelta(seconds=rt.settings.refresh_token_ttl),
     )
-    return TokenPair(rt.keys.issue(user.id), secret, rt.settings.access_token_ttl, user)
+    access = rt.keys.issue(user.id, password_version(user.password_changed_at))
+    return TokenPair(access, secret, rt.settings.access_token_ttl, user)
 
 
 async def login(rt: Runtime, *, email: str, password: str, client_ip: str) -> TokenPair:

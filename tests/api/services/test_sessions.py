@@ -161,3 +161,28 @@ async def test_login_rehashes_when_parameters_were_raised(api: GraphQLClient) ->
 async def test_login_rejects_nul_bytes_with_a_typed_error(api: GraphQLClient) -> None:
     result = (await api.gql(LOGIN, {"email": "ada\x00@example.com", "password": "x"}))["login"]
     assert result["__typename"] == "ValidationError"  # type: ignore[index]
+
+
+async def test_login_fails_closed_when_redis_is_down(settings: Settings, tmp_path: Any) -> None:
+    from api.app import create_app
+    from api.embedded import EmbeddedRedis
+    from tests.support import serve_app
+
+    redis = EmbeddedRedis(tmp_path / "redis", persist=False).start()
+    private = settings.model_copy(update={"redis_url": redis.url})
+    try:
+        async with serve_app(create_app(private)) as url:
+            client = GraphQLClient(url)
+            await make_user()
+            assert (await login(client, "ada@example.com"))["__typename"] == "AuthPayload"
+            redis.kill()
+            response = await client.post(LOGIN, {"email": "ada@example.com", "password": PASSWORD})
+            body = response.json()
+            assert response.status_code == 200
+            assert body["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+            assert "Unexpected" not in body["errors"][0]["message"]
+            redis.start()
+            assert (await login(client, "ada@example.com"))["__typename"] == "AuthPayload"
+            await client.aclose()
+    finally:
+        redis.stop()
