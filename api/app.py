@@ -21,6 +21,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.unset import UNSET, UnsetType
 from tortoise import Tortoise
 
 from api import checks, db, health, metrics
@@ -61,6 +62,8 @@ class PulseGraphQL(GraphQL[Context, None]):
             graphql_ide=None if settings.is_production else "graphiql",
             # The legacy graphql-ws protocol has had auth-bypass advisories: not offered.
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            # Browsers' cross-site websockets carry cookies; only our SPA origins may connect.
+            allowed_origins=settings.cors_origins,
         )
         self.settings = settings
 
@@ -93,7 +96,7 @@ class PulseGraphQL(GraphQL[Context, None]):
             user=state.get("user"),
         )
 
-    async def on_ws_connect(self, context: Context) -> None:
+    async def on_ws_connect(self, context: Context) -> UnsetType:
         """Authenticate a websocket from its `connection_init` payload, with the same code
         as HTTP. Subscriptions are per user, so an anonymous socket is refused too."""
         params = context.connection_params or {}
@@ -107,6 +110,7 @@ class PulseGraphQL(GraphQL[Context, None]):
         if user is None:
             raise ConnectionRejectionError()
         context.user = user
+        return UNSET
 
 
 def _pool_stats() -> tuple[int, int] | None:

@@ -53,7 +53,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     for server in reversed(_embedded):
-        server.stop()  # type: ignore[attr-defined]
+        server.stop()
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import httpx
 import uvicorn
@@ -54,7 +55,7 @@ def env_with(**overrides: str | None) -> dict[str, str]:
 
 
 def run_cli(
-    *args: str, env: Mapping[str, str], timeout: float = 60
+    *args: str, env: Mapping[str, str], timeout: float = 60, input: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "api", *args],
@@ -63,6 +64,7 @@ def run_cli(
         capture_output=True,
         text=True,
         timeout=timeout,
+        input=input,
     )
 
 
@@ -116,7 +118,7 @@ class GraphQLClient:
 
     async def gql(
         self, query: str, variables: dict[str, object] | None = None, *, token: str | None = None
-    ) -> dict[str, object]:
+    ) -> dict[str, Any]:
         """The `data` of a successful operation (fails the test on errors)."""
         response = await self.post(query, variables, token=token)
         body = response.json()

@@ -17,7 +17,7 @@ from api.__main__ import cli
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict[str, Any] = COMPOSE["services"]
-COMMANDS = set(get_command(cli).commands)  # type: ignore[attr-defined]
+COMMANDS = set(get_command(cli).commands)
 
 
 def _entry_point(command: list[str]) -> str:

@@ -69,7 +69,7 @@ async def test_worker_delivers_an_email_job(sink: SmtpSink, arq: ArqRedis, tmp_p
         message = sink.wait_for(1)[0]
         assert message["To"] == "ada@example.com"
         assert message["Subject"] == "Hello"
-        assert message.get_payload(decode=True).decode().strip() == "It works."  # type: ignore[union-attr]
+        assert message.get_payload(decode=True).decode().strip() == "It works."
         assert run_cli("worker", "--check", env=env_with()).returncode == 0
     finally:
         code = _stop(worker)

@@ -48,7 +48,7 @@ async def test_committed_migrations_match_the_models(settings: Settings, tmp_pat
 
 
 @pytest.fixture
-async def empty_database(settings: Settings):  # type: ignore[no-untyped-def]
+async def empty_database(settings: Settings):
     name = f"pulse_empty_{uuid.uuid4().hex[:8]}"
     admin = await db.connect(settings, _with_database(settings.database_dsn, "postgres"))
     await admin.execute(f'CREATE DATABASE "{name}"')

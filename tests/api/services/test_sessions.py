@@ -31,7 +31,7 @@ async def test_login_returns_tokens_with_the_documented_lifetimes(api: GraphQLCl
     assert result["expiresIn"] == 900
     assert result["user"] == {"id": str(user.id), "email": "ada@example.com", "role": "USER"}
     me = await api.gql(ME, token=result["accessToken"])
-    assert me["me"]["id"] == str(user.id)  # type: ignore[index]
+    assert me["me"]["id"] == str(user.id)
 
 
 async def test_wrong_password_and_unknown_email_get_the_same_error(api: GraphQLClient) -> None:
@@ -160,7 +160,7 @@ async def test_login_rehashes_when_parameters_were_raised(api: GraphQLClient) ->
 
 async def test_login_rejects_nul_bytes_with_a_typed_error(api: GraphQLClient) -> None:
     result = (await api.gql(LOGIN, {"email": "ada\x00@example.com", "password": "x"}))["login"]
-    assert result["__typename"] == "ValidationError"  # type: ignore[index]
+    assert result["__typename"] == "ValidationError"
 
 
 async def test_login_fails_closed_when_redis_is_down(settings: Settings, tmp_path: Any) -> None:

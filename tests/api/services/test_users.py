@@ -109,13 +109,13 @@ async def test_verify_email_is_single_use_with_distinct_codes(api: GraphQLClient
         "isVerified": True,
     }
     used = (await api.gql(VERIFY, {"t": token}))["verifyEmail"]
-    assert used["code"] == "TOKEN_USED"  # type: ignore[index]
+    assert used["code"] == "TOKEN_USED"
     expired = await _token(user, TokenPurpose.VERIFY_EMAIL, expired=True)
-    assert (await api.gql(VERIFY, {"t": expired}))["verifyEmail"]["code"] == "TOKEN_EXPIRED"  # type: ignore[index]
-    assert (await api.gql(VERIFY, {"t": "made-up"}))["verifyEmail"]["code"] == "TOKEN_INVALID"  # type: ignore[index]
+    assert (await api.gql(VERIFY, {"t": expired}))["verifyEmail"]["code"] == "TOKEN_EXPIRED"
+    assert (await api.gql(VERIFY, {"t": "made-up"}))["verifyEmail"]["code"] == "TOKEN_INVALID"
     # A reset token is not a verification token.
     reset = await _token(user, TokenPurpose.RESET_PASSWORD)
-    assert (await api.gql(VERIFY, {"t": reset}))["verifyEmail"]["code"] == "TOKEN_INVALID"  # type: ignore[index]
+    assert (await api.gql(VERIFY, {"t": reset}))["verifyEmail"]["code"] == "TOKEN_INVALID"
 
 
 async def test_reset_password_codes_and_effects(api: GraphQLClient, pg: asyncpg.Connection) -> None:
@@ -124,10 +124,10 @@ async def test_reset_password_codes_and_effects(api: GraphQLClient, pg: asyncpg.
     expired = await _token(user, TokenPurpose.RESET_PASSWORD, expired=True)
     assert (await api.gql(RESET, {"t": expired, "p": "brand-new-pass-42"}))["resetPassword"][
         "code"
-    ] == "TOKEN_EXPIRED"  # type: ignore[index]
+    ] == "TOKEN_EXPIRED"
     assert (await api.gql(RESET, {"t": "unknown", "p": "brand-new-pass-42"}))["resetPassword"][
         "code"
-    ] == "TOKEN_INVALID"  # type: ignore[index]
+    ] == "TOKEN_INVALID"
 
     token = await _token(user, TokenPurpose.RESET_PASSWORD)
     weak = (await api.gql(RESET, {"t": token, "p": "short"}))["resetPassword"]
@@ -139,15 +139,15 @@ async def test_reset_password_codes_and_effects(api: GraphQLClient, pg: asyncpg.
     }
     # A refused new password does not burn the link.
     done = (await api.gql(RESET, {"t": token, "p": "brand-new-pass-42"}))["resetPassword"]
-    assert done["__typename"] == "User"  # type: ignore[index]
+    assert done["__typename"] == "User"
     assert (await api.gql(RESET, {"t": token, "p": "another-pass-4242"}))["resetPassword"][
         "code"
-    ] == "TOKEN_USED"  # type: ignore[index]
+    ] == "TOKEN_USED"
 
     # Signed out everywhere; the old password is gone, the new one works.
     assert (await api.gql(REFRESH, {"token": session["refreshToken"]}))["refreshToken"][
         "code"
-    ] == "TOKEN_REVOKED"  # type: ignore[index]
+    ] == "TOKEN_REVOKED"
     assert (await api.post(ME, token=session["accessToken"])).status_code == 401
     assert (await login(api, user.email))["code"] == "INVALID_CREDENTIALS"
     assert (await login(api, user.email, "brand-new-pass-42"))["__typename"] == "AuthPayload"
@@ -162,10 +162,10 @@ async def test_change_password_needs_the_current_one(api: GraphQLClient) -> None
     weak = await api.gql(CHANGE, {"c": PASSWORD, "n": "password123"}, token=token)
     assert weak["changePassword"] == {"__typename": "ValidationError", "field": "newPassword"}
     done = await api.gql(CHANGE, {"c": PASSWORD, "n": "brand-new-pass-42"}, token=token)
-    assert done["changePassword"]["__typename"] == "User"  # type: ignore[index]
+    assert done["changePassword"]["__typename"] == "User"
     assert (await api.gql(REFRESH, {"token": session["refreshToken"]}))["refreshToken"][
         "code"
-    ] == "TOKEN_REVOKED"  # type: ignore[index]
+    ] == "TOKEN_REVOKED"
     assert await token_for(api, user.email, "brand-new-pass-42")
 
 
