@@ -23,7 +23,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 @contextlib.asynccontextmanager
 async def serve_app(app: Starlette) -> AsyncIterator[str]:
     """Run `app` under a real uvicorn server on a loopback port; yields its base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # proto=IPPROTO_TCP matters: asyncio enables TCP_NODELAY only on sockets that say so, and
+    # without it every response waits ~40 ms for a delayed ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]

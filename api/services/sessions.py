@@ -66,16 +66,17 @@ async def login(rt: Runtime, *, email: str, password: str, client_ip: str) -> To
         )
     user = await User.get_or_none(email=email)
     if user is None:
-        passwords.burn_verification_time(password)
+        await passwords.burn_verification_time_async(password)
         ok = False
     else:
-        ok = passwords.verify_password(user.password_hash, password) and user.is_active
+        ok = await passwords.verify_password_async(user.password_hash, password)
+        ok = ok and user.is_active
     if not ok or user is None:
         await rt.throttle.record_failure(email, client_ip)
         raise AuthFailed("INVALID_CREDENTIALS", "Wrong email or password.")
     await rt.throttle.record_success(email, client_ip)
     if passwords.needs_rehash(user.password_hash):
-        user.password_hash = passwords.hash_password(password)
+        user.password_hash = await passwords.hash_password_async(password)
     user.last_login_at = _now()
     await user.save(update_fields=["password_hash", "last_login_at", "updated_at"])
     return await issue_pair(rt, user)

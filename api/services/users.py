@@ -58,7 +58,7 @@ async def register(
         )
     _validate_password(password, field="password", email=email, username=username)
     await rt.limiter.hit(rate_limit.REGISTRATIONS_PER_IP, "register", client_ip)
-    password_hash = passwords.hash_password(password)
+    password_hash = await passwords.hash_password_async(password)
     try:
         async with in_transaction():
             user = await User.create(email=email, username=username, password_hash=password_hash)
@@ -171,7 +171,7 @@ async def reset_password(token: str, new_password: str) -> User:
 
 async def change_password(user: User, current_password: str, new_password: str) -> User:
     check_text(current_password, "currentPassword")
-    if not passwords.verify_password(user.password_hash, current_password):
+    if not await passwords.verify_password_async(user.password_hash, current_password):
         raise AuthFailed("INVALID_CREDENTIALS", "The current password is wrong.")
     _validate_password(new_password, field="newPassword", email=user.email, username=user.username)
     async with in_transaction():
@@ -181,7 +181,7 @@ async def change_password(user: User, current_password: str, new_password: str) 
 
 
 async def _set_password(user: User, password: str) -> None:
-    user.password_hash = passwords.hash_password(password)
+    user.password_hash = await passwords.hash_password_async(password)
     # Access tokens issued before this instant stop working (see api/auth/backend.py).
     user.password_changed_at = _now()
     await user.save(update_fields=["password_hash", "password_changed_at", "updated_at"])
@@ -202,7 +202,7 @@ async def create_admin(email: str, password: str | None, username: str | None = 
     return await User.create(
         email=email,
         username=name,
-        password_hash=passwords.hash_password(password),
+        password_hash=await passwords.hash_password_async(password),
         role=Role.ADMIN,
         is_verified=True,
     )

@@ -186,3 +186,14 @@ async def test_login_fails_closed_when_redis_is_down(settings: Settings, tmp_pat
             await client.aclose()
     finally:
         redis.stop()
+
+
+async def test_many_failures_from_one_ip_slow_down_every_account_it_tries(
+    api: GraphQLClient, settings: Settings
+) -> None:
+    await make_user()
+    throttle = LoginThrottle(Redis.from_url(settings.redis_dsn))
+    for n in range(20):  # spread over many accounts: no single account is throttled
+        await throttle.record_failure(f"user{n}@example.com", "127.0.0.1")
+    await throttle.redis.aclose()
+    assert (await login(api, "ada@example.com"))["code"] == "TOO_MANY_ATTEMPTS"

@@ -1,0 +1,1 @@
+"""`make bench`: measured, never asserted. Prints one table."""

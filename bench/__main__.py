@@ -1,0 +1,31 @@
+"""Run every benchmark and print one table (`make bench`)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from rich.console import Console
+from rich.table import Table
+
+from bench import auth
+from bench.environment import bench_settings, services
+
+
+async def main() -> list[tuple[str, str, str]]:
+    rows: list[tuple[str, str, str]] = []
+    async with bench_settings() as settings:
+        rows += await auth.run(settings)
+    return rows
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.WARNING)
+    with services():
+        results = asyncio.run(main())
+    table = Table(title="Pulse benchmarks")
+    for column in ("scenario", "result", "detail"):
+        table.add_column(column)
+    for row in results:
+        table.add_row(*row)
+    Console().print(table)
