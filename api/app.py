@@ -21,7 +21,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
-from strawberry.types.unset import UNSET, UnsetType
+from strawberry.types.unset import UnsetType
 from tortoise import Tortoise
 
 from api import checks, db, health, metrics
@@ -110,7 +110,7 @@ class PulseGraphQL(GraphQL[Context, None]):
         if user is None:
             raise ConnectionRejectionError()
         context.user = user
-        return UNSET
+        return UnsetType()  # ack without a payload
 
 
 def _pool_stats() -> tuple[int, int] | None:
