@@ -66,7 +66,7 @@ class Workflow(Model):
     secret = fields.CharField(max_length=128)
     max_consecutive_failures = fields.IntField(default=3)
     consecutive_failures = fields.IntField(default=0)
-    paused_reason = fields.TextField(null=True)
+    paused_reason: str | None = fields.TextField(null=True)
     next_run_at = fields.DatetimeField(null=True)
     last_scheduled_for = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)

@@ -1,0 +1,35 @@
+"""What a workflow step can do. Each connector declares its config as a pydantic model; the
+registry validates a step's config before it is stored (and executes it in the worker)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from api.connectors.configs import DelayConfig, EmailConfig, LogConfig, WebhookConfig
+from api.services.errors import ValidationFailed
+
+CONFIGS: dict[str, type[BaseModel]] = {
+    "log": LogConfig,
+    "webhook": WebhookConfig,
+    "email": EmailConfig,
+    "delay": DelayConfig,
+}
+
+
+def validate_step(connector: str, config: Any, field: str) -> dict[str, Any]:
+    """The normalised config of a step, or `ValidationFailed` naming what is wrong."""
+    model = CONFIGS.get(connector)
+    if model is None:
+        known = ", ".join(sorted(CONFIGS))
+        raise ValidationFailed(f"Unknown connector {connector!r}; use one of: {known}.", field)
+    if not isinstance(config, dict):
+        raise ValidationFailed("A step's config must be a JSON object.", f"{field}.config")
+    try:
+        return model.model_validate(config).model_dump(mode="json", exclude_none=True)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ValidationFailed(f"{where}: {message}", f"{field}.config") from None
