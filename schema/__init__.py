@@ -11,17 +11,22 @@ from strawberry.extensions import DisableIntrospection, MaskErrors, SchemaExtens
 
 from api.logs import request_id_var
 from api.services.errors import PulseError
+from schema.admin import AdminQuery
+from schema.audit import AuditQuery
+from schema.events import EventMutation, EventQuery
+from schema.patterns import PatternMutation, PatternQuery
 from schema.sessions import SessionMutation
 from schema.users import UserMutation, UserQuery
+from schema.workflows import WorkflowMutation, WorkflowQuery
 
 
 @strawberry.type
-class Query(UserQuery):
+class Query(UserQuery, EventQuery, PatternQuery, WorkflowQuery, AuditQuery, AdminQuery):
     pass
 
 
 @strawberry.type
-class Mutation(UserMutation, SessionMutation):
+class Mutation(UserMutation, SessionMutation, EventMutation, WorkflowMutation, PatternMutation):
     pass
 
 

@@ -12,11 +12,7 @@ from strawberry.types import Info as StrawberryInfo
 
 from api.runtime import Runtime
 from models.users import User
-
-
-@dataclass
-class Loaders:
-    """DataLoaders, built per request so no cached row ever crosses users."""
+from schema.loaders import Loaders
 
 
 @dataclass

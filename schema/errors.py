@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from api.services.errors import AuthFailed, NotFound, PulseError, ValidationFailed
+from api.services.errors import AuthFailed, Conflict, NotFound, PulseError, ValidationFailed
 
 
 @strawberry.interface(description="Every expected failure: a stable `code` and a message.")
@@ -20,6 +20,11 @@ class ValidationError(Error):
 
 @strawberry.type
 class NotFoundError(Error):
+    pass
+
+
+@strawberry.type
+class ConflictError(Error):
     pass
 
 
@@ -43,12 +48,16 @@ def not_found_error(error: NotFound) -> NotFoundError:
     return NotFoundError(code=error.code, message=error.message)
 
 
-def as_result(error: PulseError) -> ValidationError | AuthError | NotFoundError:
-    """The typed result for an expected error; others propagate (and are masked or coded)."""
+def conflict_error(error: Conflict) -> ConflictError:
+    return ConflictError(code=error.code, message=error.message)
+
+
+def as_result(error: PulseError) -> ValidationError | NotFoundError | ConflictError:
+    """The typed result for an expected mutation error; others propagate (coded or masked)."""
     if isinstance(error, ValidationFailed):
         return validation_error(error)
-    if isinstance(error, AuthFailed):
-        return auth_error(error)
     if isinstance(error, NotFound):
         return not_found_error(error)
+    if isinstance(error, Conflict):
+        return conflict_error(error)
     raise error

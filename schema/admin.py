@@ -1,0 +1,96 @@
+"""Admin-only views: dead letters of the event pipeline and feature flags."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+
+import strawberry
+from strawberry.scalars import JSON
+
+from models.events import DeadLetterStatus as DeadLetterStatusValue
+from models.events import FailedEvent
+from models.flags import FeatureFlag as FeatureFlagModel
+from schema.context import Info
+from schema.pagination import Connection, paginate
+from schema.permissions import IsAdmin
+
+
+@strawberry.enum
+class DeadLetterStatus(Enum):
+    OPEN = "open"
+    REPLAYING = "replaying"
+    RESOLVED = "resolved"
+    DISCARDED = "discarded"
+
+
+@strawberry.type
+class DeadLetter:
+    id: strawberry.ID
+    status: DeadLetterStatus
+    error: str
+    attempts: int
+    payload: JSON
+    history: JSON
+    first_failed_at: datetime
+    last_failed_at: datetime
+    replayed_at: datetime | None
+    resolved_at: datetime | None
+    created_at: datetime
+
+    @classmethod
+    def from_model(cls, row: FailedEvent) -> DeadLetter:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            status=DeadLetterStatus(str(row.status)),
+            error=row.error,
+            attempts=row.attempts,
+            payload=JSON(row.payload),
+            history=JSON(row.history),
+            first_failed_at=row.first_failed_at,
+            last_failed_at=row.last_failed_at,
+            replayed_at=row.replayed_at,
+            resolved_at=row.resolved_at,
+            created_at=row.created_at,
+        )
+
+
+@strawberry.type
+class FeatureFlag:
+    name: str
+    enabled: bool
+    description: str
+    updated_at: datetime
+
+
+@strawberry.type
+class AdminQuery:
+    @strawberry.field(permission_classes=[IsAdmin])
+    async def dead_letters(
+        self,
+        info: Info,
+        status: DeadLetterStatus | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[DeadLetter]:
+        query = FailedEvent.all()
+        if status is not None:
+            query = query.filter(status=DeadLetterStatusValue(status.value))
+        return await paginate(
+            query,
+            keys=("created_at", "id"),
+            key_types=(datetime, int),
+            first=first,
+            after=after,
+            to_node=DeadLetter.from_model,
+        )
+
+    @strawberry.field(permission_classes=[IsAdmin])
+    async def feature_flags(self, info: Info) -> list[FeatureFlag]:
+        rows = await FeatureFlagModel.all().order_by("name")
+        return [
+            FeatureFlag(
+                name=r.name, enabled=r.enabled, description=r.description, updated_at=r.updated_at
+            )
+            for r in rows
+        ]
