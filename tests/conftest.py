@@ -8,9 +8,10 @@ starts from empty tables and an empty Redis database.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -97,3 +98,25 @@ async def api(settings: Settings) -> AsyncIterator[GraphQLClient]:
         client = GraphQLClient(url)
         yield client
         await client.aclose()
+
+
+@pytest.fixture
+def sql_log() -> Iterator[list[str]]:
+    """Every SQL statement the ORM sends while the test runs (tortoise logs them at DEBUG)."""
+    statements: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            message = record.getMessage()
+            if record.args and isinstance(record.args, tuple):
+                message = str(record.args[0])
+            statements.append(message)
+
+    logger = logging.getLogger("tortoise.db_client")
+    handler = Collect(level=logging.DEBUG)
+    previous = logger.level
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(handler)
+    yield statements
+    logger.removeHandler(handler)
+    logger.setLevel(previous)

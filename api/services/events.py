@@ -160,13 +160,14 @@ async def record_events(user: User, drafts: list[EventDraft]) -> list[IngestResu
     stored: dict[int, Event] = {}
     if pending:
         # Ids first, so each inserted row maps back to its item whatever order RETURNING uses.
-        _, id_rows = await conn.execute_query(
+        id_rows = await conn.execute_query_dict(
             "SELECT nextval(pg_get_serial_sequence('events', 'id')) AS id "
             "FROM generate_series(1, $1)",
             [len(pending)],
         )
         ids = [row["id"] for row in id_rows]
-        _, inserted = await conn.execute_query(
+        # execute_query_dict: tortoise's execute_query drops RETURNING rows of an INSERT.
+        inserted = await conn.execute_query_dict(
             _INSERT,
             [
                 user.id,
