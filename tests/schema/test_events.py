@@ -133,7 +133,10 @@ async def test_pages_are_keyset_ordered_and_stable_while_events_arrive(
     page = (await api.gql(EVENTS, {"first": 10}, token=token))["events"]
     assert [e["node"]["kind"] for e in page["edges"]] == [f"k.{n:02d}" for n in range(10)]
     # New events arrive, some older than the cursor: the next page neither repeats nor skips.
-    late = [_event(occurredAt=_at(200), kind="late.old"), _event(occurredAt=_at(0), kind="late.new")]
+    late = [
+        _event(occurredAt=_at(200), kind="late.old"),
+        _event(occurredAt=_at(0), kind="late.new"),
+    ]
     await api.gql(RECORD, {"inputs": late}, token=token)
     after = page["pageInfo"]["endCursor"]
     rest = (await api.gql(EVENTS, {"first": 100, "after": after}, token=token))["events"]
@@ -145,11 +148,13 @@ async def test_pages_are_keyset_ordered_and_stable_while_events_arrive(
 async def test_filters_by_kind_source_and_time(api: GraphQLClient, token: str) -> None:
     await api.gql(
         RECORD,
-        {"inputs": [
-            _event(kind="git.commit", source="git", occurredAt=_at(30)),
-            _event(kind="file.modified", source="cli", occurredAt=_at(20)),
-            _event(kind="git.push", source="git", occurredAt=_at(10)),
-        ]},
+        {
+            "inputs": [
+                _event(kind="git.commit", source="git", occurredAt=_at(30)),
+                _event(kind="file.modified", source="cli", occurredAt=_at(20)),
+                _event(kind="git.push", source="git", occurredAt=_at(10)),
+            ]
+        },
         token=token,
     )
 

@@ -12,9 +12,19 @@ def test_committed_schema_file_matches_the_code() -> None:
 def test_the_public_contract_names_are_there() -> None:
     text = SCHEMA_FILE.read_text()
     for name in (
-        "interface Error", "type ValidationError implements Error", "union RegisterResult",
-        "union AuthResult", "type RecordEventsPayload", "enum IngestStatus",
-        "type EventConnection", "type PageInfo", "union WorkflowResult", "union WorkflowRunResult",
-        "enum RunStatus", "input WorkflowInput", "input EventFilter", "scalar JSON",
+        "interface Error",
+        "type ValidationError implements Error",
+        "union RegisterResult",
+        "union AuthResult",
+        "type RecordEventsPayload",
+        "enum IngestStatus",
+        "type EventConnection",
+        "type PageInfo",
+        "union WorkflowResult",
+        "union WorkflowRunResult",
+        "enum RunStatus",
+        "input WorkflowInput",
+        "input EventFilter",
+        "scalar JSON",
     ):
         assert name in text, name

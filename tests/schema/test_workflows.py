@@ -49,8 +49,14 @@ def spec(**change: Any) -> dict[str, Any]:
         "timezone": "Europe/Paris",
         "steps": [
             {"connector": "log", "config": {"message": "hello"}},
-            {"connector": "webhook", "config": {"url": "https://hooks.example/x", "body": {"a": 1}}},
-            {"connector": "email", "config": {"to": "Ada@Example.com", "subject": "S", "body": "B"}},
+            {
+                "connector": "webhook",
+                "config": {"url": "https://hooks.example/x", "body": {"a": 1}},
+            },
+            {
+                "connector": "email",
+                "config": {"to": "Ada@Example.com", "subject": "S", "body": "B"},
+            },
             {"connector": "delay", "config": {"seconds": 5}},
         ],
     }
@@ -96,19 +102,39 @@ async def test_create_normalises_and_schedules(api: GraphQLClient, token: str) -
         ({"steps": [{"connector": "ftp", "config": {}}]}, "steps.0", "Unknown connector"),
         ({"steps": [{"connector": "log", "config": {}}]}, "steps.0.config", "message"),
         ({"steps": [{"connector": "log", "config": "text"}]}, "steps.0.config", "JSON object"),
-        ({"steps": [{"connector": "webhook", "config": {"url": "ftp://x"}}]}, "steps.0.config",
-         "http(s)"),
-        ({"steps": [{"connector": "email", "config": {"to": "nope", "subject": "s", "body": "b"}}]},
-         "steps.0.config", "email"),
-        ({"steps": [{"connector": "delay", "config": {"seconds": 99999}}]}, "steps.0.config",
-         "3600"),
-        ({"steps": [{"connector": "log", "config": {"message": "m", "extra": 1}}]},
-         "steps.0.config", "extra"),
+        (
+            {"steps": [{"connector": "webhook", "config": {"url": "ftp://x"}}]},
+            "steps.0.config",
+            "http(s)",
+        ),
+        (
+            {
+                "steps": [
+                    {"connector": "email", "config": {"to": "nope", "subject": "s", "body": "b"}}
+                ]
+            },
+            "steps.0.config",
+            "email",
+        ),
+        (
+            {"steps": [{"connector": "delay", "config": {"seconds": 99999}}]},
+            "steps.0.config",
+            "3600",
+        ),
+        (
+            {"steps": [{"connector": "log", "config": {"message": "m", "extra": 1}}]},
+            "steps.0.config",
+            "extra",
+        ),
         ({"name": "nul\u0000name"}, "name", "NUL"),
     ],
 )
 async def test_invalid_workflows_are_refused_and_nothing_is_written(
-    api: GraphQLClient, token: str, pg: asyncpg.Connection, change: dict[str, Any], field: str,
+    api: GraphQLClient,
+    token: str,
+    pg: asyncpg.Connection,
+    change: dict[str, Any],
+    field: str,
     message: str,
 ) -> None:
     result = await _create(api, token, **change)
@@ -123,13 +149,16 @@ async def test_update_replaces_and_audits_before_and_after(api: GraphQLClient, t
     steps = [{"connector": "log", "config": {"message": "changed"}}]
     updated = (
         await api.gql(
-            UPDATE, {"id": created["id"], "input": spec(name="Renamed", enabled=False, steps=steps)},
+            UPDATE,
+            {"id": created["id"], "input": spec(name="Renamed", enabled=False, steps=steps)},
             token=token,
         )
     )["updateWorkflow"]
     assert updated["name"] == "Renamed" and updated["enabled"] is False
     assert updated["nextRunAt"] is None
-    assert updated["steps"] == [{"position": 0, "connector": "log", "config": {"message": "changed"}}]
+    assert updated["steps"] == [
+        {"position": 0, "connector": "log", "config": {"message": "changed"}}
+    ]
     entries = [e["node"] for e in (await api.gql(AUDIT, token=token))["auditLog"]["edges"]]
     assert [e["action"] for e in entries] == ["workflow.create", "workflow.update"]
     change = entries[1]
@@ -138,7 +167,9 @@ async def test_update_replaces_and_audits_before_and_after(api: GraphQLClient, t
     assert "secret" not in change["after"]
 
 
-async def test_delete_then_not_found(api: GraphQLClient, token: str, pg: asyncpg.Connection) -> None:
+async def test_delete_then_not_found(
+    api: GraphQLClient, token: str, pg: asyncpg.Connection
+) -> None:
     created = await _create(api, token)
     deleted = (await api.gql(DELETE, {"id": created["id"]}, token=token))["deleteWorkflow"]
     assert deleted == {"__typename": "DeletedWorkflow", "id": created["id"]}
@@ -181,12 +212,21 @@ async def test_cancel_of_a_running_run_is_a_request(api: GraphQLClient, token: s
 async def _suggestion(user: User, **proposed: Any) -> Suggestion:
     now = datetime.now(UTC)
     pattern = await Pattern.create(
-        user=user, kind=PatternKind.TIME_OF_DAY, signature="tod:09:00", description="9am",
-        count=12, confidence=0.8, first_seen=now, last_seen=now,
+        user=user,
+        kind=PatternKind.TIME_OF_DAY,
+        signature="tod:09:00",
+        description="9am",
+        count=12,
+        confidence=0.8,
+        first_seen=now,
+        last_seen=now,
     )
     workflow = {
-        "name": "Daily standup note", "schedule": "0 9 * * *", "timezone": "Europe/Paris",
-        "steps": [{"connector": "log", "config": {"message": "standup"}}], **proposed,
+        "name": "Daily standup note",
+        "schedule": "0 9 * * *",
+        "timezone": "Europe/Paris",
+        "steps": [{"connector": "log", "config": {"message": "standup"}}],
+        **proposed,
     }
     return await Suggestion.create(
         user=user, pattern=pattern, title="Standup", description="d", proposed_workflow=workflow
@@ -200,13 +240,17 @@ async def test_accepting_a_suggestion_creates_a_disabled_workflow(
     accepted = (await api.gql(ACCEPT, {"id": str(suggestion.id)}, token=token))["acceptSuggestion"]
     assert accepted["__typename"] == "Workflow"
     assert (accepted["name"], accepted["enabled"], accepted["schedule"]) == (
-        "Daily standup note", False, "0 9 * * *"
+        "Daily standup note",
+        False,
+        "0 9 * * *",
     )
     again = (await api.gql(ACCEPT, {"id": str(suggestion.id)}, token=token))["acceptSuggestion"]
     assert again["code"] == "CONFLICT"
     dismiss = (await api.gql(DISMISS, {"id": str(suggestion.id)}, token=token))["dismissSuggestion"]
     assert dismiss == {"__typename": "ConflictError", "code": "CONFLICT"}
-    actions = [e["node"]["action"] for e in (await api.gql(AUDIT, token=token))["auditLog"]["edges"]]
+    actions = [
+        e["node"]["action"] for e in (await api.gql(AUDIT, token=token))["auditLog"]["edges"]
+    ]
     assert actions == ["workflow.create", "suggestion.accept"]
 
 
@@ -218,7 +262,9 @@ async def test_dismissing_a_suggestion(api: GraphQLClient, token: str) -> None:
     assert accept["code"] == "CONFLICT"
 
 
-async def test_an_invalid_proposal_is_a_conflict_not_a_crash(api: GraphQLClient, token: str) -> None:
+async def test_an_invalid_proposal_is_a_conflict_not_a_crash(
+    api: GraphQLClient, token: str
+) -> None:
     suggestion = await _suggestion(await User.get(email="ada@example.com"), timezone="Nowhere/X")
     result = (await api.gql(ACCEPT, {"id": str(suggestion.id)}, token=token))["acceptSuggestion"]
     assert result["code"] == "CONFLICT" and "no longer valid" in result["message"]
