@@ -15,7 +15,8 @@ from tests.support import GraphQLClient
 
 N = 100
 SHAPES = {
-    "events → user": "query($n: Int) { events(first: $n) { edges { node { id kind user { id email } } } } }",
+    "events → user": """query($n: Int) { events(first: $n) {
+        edges { node { id kind user { id email } } } } }""",
     "workflows → steps, runs → step runs": """query($n: Int) { workflows(first: $n) { edges { node {
         id steps { id connector } runs(first: 3) { edges { node { id status stepRuns { id } } } }
       } } } }""",
