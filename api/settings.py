@@ -81,6 +81,11 @@ class Settings(BaseSettings):
     db_connect_timeout: float = Field(default=5.0, gt=0, le=60)
     worker_job_timeout: int = Field(default=300, ge=1)
     worker_max_jobs: int = Field(default=10, ge=1, le=1000)
+    # Event pipeline: attempts per item before it is dead-lettered, the first retry delay
+    # (doubling, with jitter), and when a dispatched but unfinished event is dispatched again.
+    pipeline_max_attempts: int = Field(default=5, ge=1, le=50)
+    pipeline_backoff_seconds: float = Field(default=2.0, gt=0, le=3600)
+    pipeline_redispatch_seconds: int = Field(default=600, ge=1)
 
     @field_validator("database_url", "database_read_url", mode="after")
     @classmethod

@@ -9,11 +9,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from arq import cron
 from arq.connections import RedisSettings
 
 from api import checks, db
+from api.runtime import Runtime
 from api.settings import Settings, get_settings
 from jobs.email import send_email
+from jobs.events import process_event_batch, retry_event, sweep_events
 
 logger = logging.getLogger(__name__)
 
@@ -25,10 +28,14 @@ async def startup(ctx: dict[str, Any]) -> None:
     await checks.enforce_startup(settings, process="worker")
     await db.init_orm(settings)
     ctx["settings"] = settings
+    ctx["runtime"] = Runtime.create(settings)
     logger.info("worker started (%s)", settings.environment)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
+    runtime = ctx.get("runtime")
+    if isinstance(runtime, Runtime):
+        await runtime.close()
     await db.close_orm()
     logger.info("worker stopped")
 
@@ -46,8 +53,12 @@ def redis_settings(settings: Settings) -> RedisSettings:
 class WorkerSettings:
     """The static part of the worker's configuration; see `worker_settings()`."""
 
-    functions = [send_email]
-    cron_jobs: list[Any] = []
+    functions = [send_email, process_event_batch, retry_event]
+    cron_jobs = [
+        # unique=True (the default) plus arq's per-run job id: one sweep a minute across
+        # all workers.
+        cron(sweep_events, second=15, run_at_startup=True),
+    ]
     on_startup = startup
     on_shutdown = shutdown
     queue_name = QUEUE_NAME

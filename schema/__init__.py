@@ -11,7 +11,7 @@ from strawberry.extensions import DisableIntrospection, MaskErrors, SchemaExtens
 
 from api.logs import request_id_var
 from api.services.errors import PulseError
-from schema.admin import AdminQuery
+from schema.admin import AdminMutation, AdminQuery
 from schema.audit import AuditQuery
 from schema.events import EventMutation, EventQuery
 from schema.patterns import PatternMutation, PatternQuery
@@ -26,7 +26,9 @@ class Query(UserQuery, EventQuery, PatternQuery, WorkflowQuery, AuditQuery, Admi
 
 
 @strawberry.type
-class Mutation(UserMutation, SessionMutation, EventMutation, WorkflowMutation, PatternMutation):
+class Mutation(
+    UserMutation, SessionMutation, EventMutation, WorkflowMutation, PatternMutation, AdminMutation
+):
     pass
 
 

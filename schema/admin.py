@@ -8,12 +8,13 @@ from enum import Enum
 import strawberry
 from strawberry.scalars import JSON
 
+from api.services import audit, pipeline
 from models.events import DeadLetterStatus as DeadLetterStatusValue
 from models.events import FailedEvent
 from models.flags import FeatureFlag as FeatureFlagModel
 from schema.context import Info
 from schema.pagination import Connection, paginate
-from schema.permissions import IsAdmin
+from schema.permissions import IsAdmin, require_user
 
 
 @strawberry.enum
@@ -94,3 +95,27 @@ class AdminQuery:
             )
             for r in rows
         ]
+
+
+@strawberry.type
+class AdminMutation:
+    @strawberry.mutation(
+        permission_classes=[IsAdmin],
+        description="Send open dead letters through the pipeline again; returns the ones "
+        "queued (a letter already replaying or resolved is left alone).",
+    )
+    async def replay_dead_letters(self, info: Info, ids: list[strawberry.ID]) -> list[DeadLetter]:
+        actor = require_user(info)
+        keys = sorted({int(i) for i in ids if str(i).isdigit() and len(str(i)) <= 18})
+        letters = await pipeline.replay(info.context.runtime, keys)
+        for letter in letters:
+            await audit.record(
+                actor=actor,
+                owner=letter.user_id,  # type: ignore[attr-defined]
+                action="dead_letter.replay",
+                target_type="dead_letter",
+                target_id=letter.id,
+                before={"status": "open"},
+                after={"status": "replaying"},
+            )
+        return [DeadLetter.from_model(letter) for letter in letters]

@@ -172,7 +172,9 @@ def _payload(results: list[service.IngestResult]) -> RecordEventsPayload:
 class EventMutation:
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     async def record_event(self, info: Info, input: EventInput) -> RecordEventsPayload:
-        return _payload(await service.record_events(require_user(info), [_draft(input)]))
+        return _payload(
+            await service.record_events(info.context.runtime, require_user(info), [_draft(input)])
+        )
 
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
@@ -180,4 +182,6 @@ class EventMutation:
     )
     async def record_events(self, info: Info, inputs: list[EventInput]) -> RecordEventsPayload:
         drafts = [_draft(item) for item in inputs]
-        return _payload(await service.record_events(require_user(info), drafts))
+        return _payload(
+            await service.record_events(info.context.runtime, require_user(info), drafts)
+        )

@@ -18,6 +18,8 @@ from typing import Any
 
 from tortoise import connections
 
+from api.runtime import Runtime
+from api.services import pipeline
 from api.services.errors import ValidationFailed
 from models.events import Event
 from models.users import User
@@ -134,8 +136,9 @@ RETURNING id, created_at
 """
 
 
-async def record_events(user: User, drafts: list[EventDraft]) -> list[IngestResult]:
-    """Validate, insert the good items in one statement, report each item."""
+async def record_events(rt: Runtime, user: User, drafts: list[EventDraft]) -> list[IngestResult]:
+    """Validate, insert the good items in one statement, hand them to the pipeline, report
+    each item. Rows are committed before this returns, whatever happens to the hand-off."""
     if len(drafts) > MAX_BATCH:
         raise ValidationFailed(f"At most {MAX_BATCH} events per call.", "inputs")
     now = datetime.now(UTC)
@@ -211,4 +214,6 @@ async def record_events(user: User, drafts: list[EventDraft]) -> list[IngestResu
         first = results[earlier]
         assert first is not None
         results[index] = IngestResult(index, IngestStatus.DUPLICATE, event=first.event)
+    if stored:
+        await pipeline.dispatch(rt, sorted(event.id for event in stored.values()))
     return [r for r in results if r is not None]

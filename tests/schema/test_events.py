@@ -107,7 +107,7 @@ async def test_accepted_rows_are_committed_and_one_insert_statement(
     inserts = [s for s in sql_log if s.lstrip().upper().startswith("INSERT INTO EVENTS")]
     assert len(inserts) == 1, inserts
     # Another connection sees every row: they were committed before the answer.
-    assert await pg.fetchval("SELECT count(*) FROM events WHERE dispatched_at IS NULL") == 300
+    assert await pg.fetchval("SELECT count(*) FROM events WHERE processed_at IS NULL") == 300
 
 
 async def test_batches_over_the_limit_are_refused_whole(
