@@ -86,6 +86,13 @@ class Settings(BaseSettings):
     pipeline_max_attempts: int = Field(default=5, ge=1, le=50)
     pipeline_backoff_seconds: float = Field(default=2.0, gt=0, le=3600)
     pipeline_redispatch_seconds: int = Field(default=600, ge=1)
+    # Webhook steps: per-attempt timeout, attempts, first retry delay (doubling, jittered).
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    webhook_max_attempts: int = Field(default=4, ge=1, le=20)
+    webhook_backoff_seconds: float = Field(default=1.0, gt=0, le=600)
+    # Retention.
+    retention_runs_days: int = Field(default=90, ge=1)
+    retention_dead_letters_days: int = Field(default=30, ge=1)
 
     @field_validator("database_url", "database_read_url", mode="after")
     @classmethod

@@ -17,6 +17,7 @@ from api.runtime import Runtime
 from api.settings import Settings, get_settings
 from jobs.email import send_email
 from jobs.events import process_event_batch, retry_event, sweep_events
+from jobs.workflows import execute_workflow_run
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ def redis_settings(settings: Settings) -> RedisSettings:
 class WorkerSettings:
     """The static part of the worker's configuration; see `worker_settings()`."""
 
-    functions = [send_email, process_event_batch, retry_event]
+    functions = [send_email, process_event_batch, retry_event, execute_workflow_run]
     cron_jobs = [
         # unique=True (the default) plus arq's per-run job id: one sweep a minute across
         # all workers.

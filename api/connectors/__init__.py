@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from api.connectors import delay, email, log, webhook
+from api.connectors.base import Executor
 from api.connectors.configs import DelayConfig, EmailConfig, LogConfig, WebhookConfig
 from api.services.errors import ValidationFailed
 
@@ -15,6 +17,12 @@ CONFIGS: dict[str, type[BaseModel]] = {
     "webhook": WebhookConfig,
     "email": EmailConfig,
     "delay": DelayConfig,
+}
+EXECUTORS: dict[str, Executor] = {
+    "log": log.execute,
+    "webhook": webhook.execute,
+    "email": email.execute,
+    "delay": delay.execute,
 }
 
 
