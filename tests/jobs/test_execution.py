@@ -103,7 +103,8 @@ async def test_steps_run_in_order_and_sign_their_webhooks(
     finally:
         sink.stop()
     statuses = await pg.fetch(
-        "SELECT after->>'status' AS s FROM audit_log WHERE action = 'workflow_run.status' ORDER BY id"
+        "SELECT after->>'status' AS s FROM audit_log"
+        " WHERE action = 'workflow_run.status' ORDER BY id"
     )
     assert [r["s"] for r in statuses] == ["running", "succeeded"]
 
