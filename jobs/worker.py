@@ -17,7 +17,7 @@ from api.runtime import Runtime
 from api.settings import Settings, get_settings
 from jobs.email import send_email
 from jobs.events import process_event_batch, retry_event, sweep_events
-from jobs.workflows import execute_workflow_run
+from jobs.workflows import dispatch_workflows, execute_workflow_run
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +59,8 @@ class WorkerSettings:
         # unique=True (the default) plus arq's per-run job id: one sweep a minute across
         # all workers.
         cron(sweep_events, second=15, run_at_startup=True),
+        # At startup too: slots missed while no worker ran are found at once.
+        cron(dispatch_workflows, second=0, run_at_startup=True),
     ]
     on_startup = startup
     on_shutdown = shutdown

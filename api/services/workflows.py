@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
+from cronsim import CronSim, CronSimError
 from tortoise.transactions import in_transaction
 
 from api.auth.tokens import new_secret
@@ -72,20 +72,25 @@ def validate_schedule(schedule: str | None, timezone: str) -> ZoneInfo:
         ) from None
     if schedule is not None:
         check_text(schedule, "schedule")
-        if len(schedule.split()) != 5 or not croniter.is_valid(schedule):
+        try:
+            if len(schedule.split()) != 5:
+                raise CronSimError("expected 5 fields")
+            CronSim(schedule, datetime.now(UTC))
+        except CronSimError:
             raise ValidationFailed(
                 "Expected a 5-field cron expression, like '0 9 * * 1-5'.", "schedule"
-            )
+            ) from None
     return zone
 
 
+def next_slot(schedule: str, timezone: str, after: datetime) -> datetime:
+    """The first cron slot strictly after `after`, computed in the workflow's time zone
+    (cronsim follows Debian cron across DST changes; see api/services/scheduler.py)."""
+    return next(iter(CronSim(schedule, after.astimezone(ZoneInfo(timezone))))).astimezone(UTC)
+
+
 def next_run_at(schedule: str | None, timezone: str, after: datetime) -> datetime | None:
-    """The next slot strictly after `after`, computed in the workflow's time zone."""
-    if schedule is None:
-        return None
-    zone = ZoneInfo(timezone)
-    nxt: datetime = croniter(schedule, after.astimezone(zone)).get_next(datetime)
-    return nxt.astimezone(UTC)
+    return None if schedule is None else next_slot(schedule, timezone, after)
 
 
 def validate(spec: WorkflowSpec) -> WorkflowSpec:
