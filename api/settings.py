@@ -90,6 +90,8 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     webhook_max_attempts: int = Field(default=4, ge=1, le=20)
     webhook_backoff_seconds: float = Field(default=1.0, gt=0, le=600)
+    # Pattern analysis runs this long after the last burst of new events.
+    analysis_debounce_seconds: float = Field(default=30.0, ge=0, le=3600)
     # Retention.
     retention_runs_days: int = Field(default=90, ge=1)
     retention_dead_letters_days: int = Field(default=30, ge=1)

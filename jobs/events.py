@@ -11,9 +11,6 @@ from api.services import pipeline
 logger = logging.getLogger(__name__)
 
 ANALYZE_JOB = "analyze_patterns"
-# New events wake pattern analysis after this quiet period; more events meanwhile join the
-# same (already queued) job, which is what debouncing means here.
-ANALYZE_DEBOUNCE_SECONDS = 30
 
 
 def _runtime(ctx: dict[str, Any]) -> Runtime:
@@ -23,12 +20,14 @@ def _runtime(ctx: dict[str, Any]) -> Runtime:
 
 
 async def _wake_analysis(rt: Runtime, user_ids: set[Any] | None) -> None:
+    """Queue an analysis a little later; more events meanwhile find the job already queued
+    under the same id and join it (debounce)."""
     for user_id in user_ids or ():
         await rt.redis.enqueue_job(
             ANALYZE_JOB,
             str(user_id),
             _job_id=f"patterns:{user_id}",
-            _defer_by=ANALYZE_DEBOUNCE_SECONDS,
+            _defer_by=rt.settings.analysis_debounce_seconds,
         )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from arq import cron
+from arq import cron, func
 from arq.connections import RedisSettings
 
 from api import checks, db
@@ -17,6 +17,8 @@ from api.runtime import Runtime
 from api.settings import Settings, get_settings
 from jobs.email import send_email
 from jobs.events import process_event_batch, retry_event, sweep_events
+from jobs.maintenance import prune_history
+from jobs.patterns import analyze_everyone, analyze_patterns
 from jobs.workflows import dispatch_workflows, execute_workflow_run
 
 logger = logging.getLogger(__name__)
@@ -54,13 +56,23 @@ def redis_settings(settings: Settings) -> RedisSettings:
 class WorkerSettings:
     """The static part of the worker's configuration; see `worker_settings()`."""
 
-    functions = [send_email, process_event_batch, retry_event, execute_workflow_run]
+    functions = [
+        send_email,
+        process_event_batch,
+        retry_event,
+        execute_workflow_run,
+        # No kept result: the job id `patterns:<user>` must be free again as soon as the
+        # analysis ran, so the next burst of events can queue (debounce) a new one.
+        func(analyze_patterns, keep_result=0),
+    ]
     cron_jobs = [
         # unique=True (the default) plus arq's per-run job id: one sweep a minute across
         # all workers.
         cron(sweep_events, second=15, run_at_startup=True),
         # At startup too: slots missed while no worker ran are found at once.
         cron(dispatch_workflows, second=0, run_at_startup=True),
+        cron(analyze_everyone, hour=3, minute=0, second=30),
+        cron(prune_history, hour=4, minute=0, second=30),
     ]
     on_startup = startup
     on_shutdown = shutdown
