@@ -8,7 +8,7 @@ import logging
 from rich.console import Console
 from rich.table import Table
 
-from bench import auth
+from bench import auth, pipeline
 from bench.environment import bench_settings, services
 
 
@@ -16,6 +16,8 @@ async def main() -> list[tuple[str, str, str]]:
     rows: list[tuple[str, str, str]] = []
     async with bench_settings() as settings:
         rows += await auth.run(settings)
+    async with bench_settings() as settings:
+        rows += await pipeline.run(settings)
     return rows
 
 
