@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import sentry_sdk
@@ -28,6 +30,7 @@ from api import checks, db, health, metrics
 from api.auth.backend import authenticate
 from api.logs import configure_logging
 from api.middleware import MetricsMiddleware, RequestIdMiddleware
+from api.realtime import Broker
 from api.runtime import Runtime
 from api.services.errors import PulseError, ServiceUnavailable, Unauthenticated
 from api.settings import Settings, get_settings
@@ -64,8 +67,12 @@ class PulseGraphQL(GraphQL[Context, None]):
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
             # Browsers' cross-site websockets carry cookies; only our SPA origins may connect.
             allowed_origins=settings.cors_origins,
+            connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout_seconds),
+            max_subscriptions_per_connection=settings.ws_max_subscriptions,
         )
         self.settings = settings
+        # Open sockets per user on this instance (a cap against one client hogging it).
+        self.sockets_per_user: Counter[object] = Counter()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -81,7 +88,17 @@ class PulseGraphQL(GraphQL[Context, None]):
                 await graphql_error_response(unavailable, 503)(scope, receive, send)
                 return
             scope.setdefault("state", {})["user"] = user
-        await super().__call__(scope, receive, send)
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # Set by on_ws_connect once the socket is authenticated and counted.
+            counted = scope.get("state", {}).get("counted_user")
+            if counted is not None:
+                self.sockets_per_user[counted] -= 1
+                if self.sockets_per_user[counted] <= 0:
+                    del self.sockets_per_user[counted]
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket | None = None
@@ -94,6 +111,7 @@ class PulseGraphQL(GraphQL[Context, None]):
             request_id=state.get("request_id", ""),
             client_ip=request.client.host if request.client else "unknown",
             user=state.get("user"),
+            broker=getattr(request.app.state, "broker", None),
         )
 
     async def on_ws_connect(self, context: Context) -> UnsetType:
@@ -109,6 +127,11 @@ class PulseGraphQL(GraphQL[Context, None]):
             raise ConnectionRejectionError() from None
         if user is None:
             raise ConnectionRejectionError()
+        if self.sockets_per_user[user.id] >= self.settings.ws_max_connections_per_user:
+            logger.warning("user %s reached the websocket cap on this instance", user.id)
+            raise ConnectionRejectionError()
+        self.sockets_per_user[user.id] += 1
+        context.request.scope.setdefault("state", {})["counted_user"] = user.id
         context.user = user
         return UnsetType()  # ack without a payload
 
@@ -143,6 +166,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await db.init_orm(settings)
         runtime = Runtime.create(settings)
         app.state.runtime = runtime
+        broker = Broker(settings.redis_dsn)
+        await broker.start()
+        app.state.broker = broker
         app.state.redis = runtime.redis
         app.state.redis_up = None
         metrics.STATE.pool_stats = _pool_stats
@@ -151,6 +177,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             yield {}
         finally:
+            await broker.stop()
             await runtime.close()
             await db.close_orm()
             logger.info("API stopped")

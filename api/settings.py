@@ -90,6 +90,11 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     webhook_max_attempts: int = Field(default=4, ge=1, le=20)
     webhook_backoff_seconds: float = Field(default=1.0, gt=0, le=600)
+    # Websockets: seconds to send connection_init, subscriptions per socket, sockets per user
+    # on one instance.
+    ws_init_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    ws_max_subscriptions: int = Field(default=20, ge=1, le=1000)
+    ws_max_connections_per_user: int = Field(default=10, ge=1, le=1000)
     # Pattern analysis runs this long after the last burst of new events.
     analysis_debounce_seconds: float = Field(default=30.0, ge=0, le=3600)
     # Retention.

@@ -16,6 +16,7 @@ from schema.audit import AuditQuery
 from schema.events import EventMutation, EventQuery
 from schema.patterns import PatternMutation, PatternQuery
 from schema.sessions import SessionMutation
+from schema.subscriptions import Subscription
 from schema.users import UserMutation, UserQuery
 from schema.workflows import WorkflowMutation, WorkflowQuery
 
@@ -67,4 +68,6 @@ def build_schema(*, production: bool) -> strawberry.Schema:
     extensions: list[Any] = [PublicErrorCodes, lambda: MaskUnexpectedErrors(_should_mask)]
     if production:
         extensions.append(DisableIntrospection)
-    return strawberry.Schema(query=Query, mutation=Mutation, extensions=extensions)
+    return strawberry.Schema(
+        query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
+    )

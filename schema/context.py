@@ -10,6 +10,7 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.types import Info as StrawberryInfo
 
+from api.realtime import Broker
 from api.runtime import Runtime
 from models.users import User
 from schema.loaders import Loaders
@@ -23,6 +24,7 @@ class Context:
     request_id: str
     client_ip: str
     user: User | None = None
+    broker: Broker | None = None
     loaders: Loaders = field(default_factory=Loaders)
     # Filled by strawberry from the websocket `connection_init` payload.
     connection_params: dict[str, Any] | None = None

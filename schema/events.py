@@ -12,7 +12,7 @@ from strawberry.scalars import JSON
 from api.services import events as service
 from models.events import Event as EventModel
 from schema.context import Info
-from schema.pagination import Connection, paginate
+from schema.pagination import Connection, encode_cursor, paginate
 from schema.permissions import IsAuthenticated, require_user
 from schema.users import User
 
@@ -28,6 +28,13 @@ class Event:
     client_id: str | None
     created_at: datetime
     user_id: strawberry.Private[UUID]
+
+    @strawberry.field(
+        description="Opaque position of this event: `events(after:)` and "
+        "`eventRecorded(after:)` continue from it."
+    )
+    def cursor(self) -> str:
+        return encode_cursor([self.occurred_at, int(self.id)])
 
     @strawberry.field
     async def user(self, info: Info) -> User:

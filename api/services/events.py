@@ -19,7 +19,7 @@ from typing import Any
 from tortoise import connections
 
 from api.runtime import Runtime
-from api.services import pipeline
+from api.services import pipeline, pubsub
 from api.services.errors import ValidationFailed
 from models.events import Event
 from models.users import User
@@ -215,5 +215,25 @@ async def record_events(rt: Runtime, user: User, drafts: list[EventDraft]) -> li
         assert first is not None
         results[index] = IngestResult(index, IngestStatus.DUPLICATE, event=first.event)
     if stored:
-        await pipeline.dispatch(rt, sorted(event.id for event in stored.values()))
+        accepted = sorted(stored.values(), key=lambda event: event.id)
+        await pipeline.dispatch(rt, [event.id for event in accepted])
+        await pubsub.publish(rt, user.id, EVENTS_TOPIC, {"events": [message(e) for e in accepted]})
     return [r for r in results if r is not None]
+
+
+EVENTS_TOPIC = "events"
+
+
+def message(event: Event) -> dict[str, Any]:
+    """What subscribers of `eventRecorded` receive for one event."""
+    return {
+        "id": event.id,
+        "user_id": str(event.user_id),  # type: ignore[attr-defined]
+        "kind": event.kind,
+        "source": event.source,
+        "occurred_at": event.occurred_at.isoformat(),
+        "duration_ms": event.duration_ms,
+        "data": event.data,
+        "client_id": event.client_id,
+        "created_at": event.created_at.isoformat(),
+    }

@@ -43,6 +43,8 @@ def run_view(run: WorkflowRun) -> dict[str, Any]:
         "started_at": run.started_at,
         "finished_at": run.finished_at,
         "error": run.error,
+        "cancel_requested": run.cancel_requested,
+        "created_at": run.created_at,
     }
 
 

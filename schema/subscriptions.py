@@ -1,0 +1,158 @@
+"""Live updates over `graphql-transport-ws`: `eventRecorded`, `workflowRunUpdated`,
+`suggestionCreated`. A subscriber only ever receives its own data: channel names are built
+here from the authenticated user's id, never from client input."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncGenerator
+from datetime import datetime
+from typing import Any
+
+import strawberry
+
+from api.realtime import RESYNC, Broker
+from api.services.analysis import SUGGESTIONS_TOPIC
+from api.services.errors import NotFound, ServiceUnavailable
+from api.services.events import EVENTS_TOPIC
+from api.services.execution import RUNS_TOPIC
+from api.services.pubsub import channel
+from models.events import Event as EventModel
+from models.patterns import Suggestion as SuggestionModel
+from models.users import User
+from models.workflows import Workflow as WorkflowModel
+from schema.context import Info
+from schema.events import Event, EventFilter
+from schema.pagination import decode_cursor
+from schema.patterns import Suggestion
+from schema.permissions import require_user
+from schema.workflows import RunStatus, WorkflowRun
+
+CATCH_UP_PAGE = 500
+
+
+def _broker(info: Info) -> Broker:
+    broker = info.context.broker
+    if broker is None:
+        raise ServiceUnavailable("Live updates are not available on this instance.")
+    return broker
+
+
+def _matches(event: dict[str, Any], wanted: EventFilter | None) -> bool:
+    if wanted is None:
+        return True
+    if wanted.kinds is not None and event["kind"] not in wanted.kinds:
+        return False
+    if wanted.sources is not None and event["source"] not in wanted.sources:
+        return False
+    occurred = datetime.fromisoformat(event["occurred_at"])
+    if wanted.since is not None and occurred < wanted.since:
+        return False
+    return wanted.until is None or occurred < wanted.until
+
+
+def _event(message: dict[str, Any]) -> Event:
+    return Event(
+        id=strawberry.ID(str(message["id"])),
+        kind=message["kind"],
+        source=message["source"],
+        occurred_at=datetime.fromisoformat(message["occurred_at"]),
+        duration_ms=message["duration_ms"],
+        data=message["data"],
+        client_id=message["client_id"],
+        created_at=datetime.fromisoformat(message["created_at"]),
+        user_id=uuid.UUID(message["user_id"]),
+    )
+
+
+async def _stored_after(user: User, last_id: int) -> list[dict[str, Any]]:
+    from api.services.events import message
+
+    rows = await EventModel.filter(user=user, id__gt=last_id).order_by("id").limit(CATCH_UP_PAGE)
+    return [message(row) for row in rows]
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        description="Your new events as they are recorded. Pass the `cursor` of the last "
+        "event you saw as `after` to first receive what you missed: no duplicates, no gap."
+    )
+    async def event_recorded(
+        self, info: Info, filter: EventFilter | None = None, after: str | None = None
+    ) -> AsyncGenerator[Event, None]:
+        user = require_user(info)
+        start_after = decode_cursor(after, (datetime, int))[1] if after else None
+        async with _broker(info).subscribe(channel(user.id, EVENTS_TOPIC)) as queue:
+            # Subscribed first, then read the database: whatever is committed after this
+            # point arrives through the channel, whatever before through the query.
+            if start_after is None:
+                newest = await EventModel.filter(user=user).order_by("-id").first()
+                last_id = newest.id if newest else 0
+                pending: list[dict[str, Any]] = []
+            else:
+                last_id = start_after
+                pending = await _stored_after(user, last_id)
+            while True:
+                while pending:
+                    for item in pending:
+                        if item["id"] > last_id:
+                            last_id = item["id"]
+                            if _matches(item, filter):
+                                yield _event(item)
+                    pending = (
+                        await _stored_after(user, last_id) if len(pending) == CATCH_UP_PAGE else []
+                    )
+                received = await queue.get()
+                if received is RESYNC:
+                    pending = await _stored_after(user, last_id)
+                else:
+                    pending = list(received.get("events", []))
+
+    @strawberry.subscription(description="Status changes of your workflow runs.")
+    async def workflow_run_updated(
+        self, info: Info, workflow_id: strawberry.ID | None = None
+    ) -> AsyncGenerator[WorkflowRun, None]:
+        user = require_user(info)
+        wanted: str | None = None
+        if workflow_id is not None:
+            try:
+                key = uuid.UUID(str(workflow_id))
+            except ValueError:
+                raise NotFound("Workflow not found.") from None
+            if not await WorkflowModel.exists(id=key, user=user):
+                raise NotFound("Workflow not found.")
+            wanted = str(key)
+        async with _broker(info).subscribe(channel(user.id, RUNS_TOPIC)) as queue:
+            while True:
+                item = await queue.get()
+                if item is RESYNC or (wanted and item["workflow_id"] != wanted):
+                    continue
+                yield WorkflowRun(
+                    id=strawberry.ID(item["id"]),
+                    status=RunStatus(item["status"]),
+                    trigger=item["trigger"],
+                    scheduled_for=_time(item["scheduled_for"]),
+                    started_at=_time(item["started_at"]),
+                    finished_at=_time(item["finished_at"]),
+                    error=item["error"],
+                    cancel_requested=bool(item.get("cancel_requested")),
+                    created_at=_time(item["created_at"]) or datetime.now(),
+                    workflow_id=strawberry.ID(item["workflow_id"]),
+                )
+
+    @strawberry.subscription(description="New suggestions made for you.")
+    async def suggestion_created(self, info: Info) -> AsyncGenerator[Suggestion, None]:
+        user = require_user(info)
+        async with _broker(info).subscribe(channel(user.id, SUGGESTIONS_TOPIC)) as queue:
+            while True:
+                item = await queue.get()
+                if item is RESYNC:
+                    continue
+                row = await SuggestionModel.get_or_none(id=item["id"], user=user)
+                if row is not None:
+                    yield Suggestion.from_model(row)
+
+
+def _time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
