@@ -53,14 +53,22 @@ class MaskUnexpectedErrors(MaskErrors):
 
 
 class PublicErrorCodes(SchemaExtension):
-    """Adds `extensions.code` to the expected errors that surface as GraphQL errors."""
+    """Adds `extensions.code` to the expected errors that surface as GraphQL errors, in plain
+    results and in every result of a subscription stream."""
 
-    def on_operation(self) -> Any:
-        yield
-        result = self.execution_context.result
+    @staticmethod
+    def _code(result: Any) -> None:
         for error in getattr(result, "errors", None) or []:
             if isinstance(error.original_error, PulseError):
                 error.extensions = {**(error.extensions or {}), "code": error.original_error.code}
+
+    def on_operation(self) -> Any:
+        yield
+        self._code(self.execution_context.result)
+
+    def on_stream_result(self, result: Any) -> Any:
+        self._code(result)
+        yield None
 
 
 def build_schema(*, production: bool) -> strawberry.Schema:
