@@ -29,7 +29,12 @@ from tortoise import Tortoise
 from api import checks, db, health, metrics
 from api.auth.backend import authenticate
 from api.logs import configure_logging
-from api.middleware import MetricsMiddleware, RequestIdMiddleware
+from api.middleware import (
+    BodySizeLimitMiddleware,
+    CsrfMiddleware,
+    MetricsMiddleware,
+    RequestIdMiddleware,
+)
 from api.realtime import Broker
 from api.runtime import Runtime
 from api.services.errors import PulseError, ServiceUnavailable, Unauthenticated
@@ -194,6 +199,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         middleware=[
             Middleware(RequestIdMiddleware),
             Middleware(MetricsMiddleware),
+            Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes),
+            Middleware(CsrfMiddleware, path="/graphql"),
             Middleware(
                 CORSMiddleware,
                 allow_origins=settings.cors_origins,

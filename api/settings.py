@@ -90,6 +90,8 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     webhook_max_attempts: int = Field(default=4, ge=1, le=20)
     webhook_backoff_seconds: float = Field(default=1.0, gt=0, le=600)
+    # Largest HTTP request body; a full 1,000-event batch with big `data` needs a few MiB.
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     # Websockets: seconds to send connection_init, subscriptions per socket, sockets per user
     # on one instance.
     ws_init_timeout_seconds: float = Field(default=10.0, gt=0, le=300)

@@ -14,6 +14,7 @@ from api.services.errors import PulseError
 from schema.admin import AdminMutation, AdminQuery
 from schema.audit import AuditQuery
 from schema.events import EventMutation, EventQuery
+from schema.limits import limit_extensions
 from schema.patterns import PatternMutation, PatternQuery
 from schema.sessions import SessionMutation
 from schema.subscriptions import Subscription
@@ -73,7 +74,11 @@ class PublicErrorCodes(SchemaExtension):
 
 def build_schema(*, production: bool) -> strawberry.Schema:
     # Factories, not instances: strawberry builds fresh extensions for every operation.
-    extensions: list[Any] = [PublicErrorCodes, lambda: MaskUnexpectedErrors(_should_mask)]
+    extensions: list[Any] = [
+        *limit_extensions(),
+        PublicErrorCodes,
+        lambda: MaskUnexpectedErrors(_should_mask),
+    ]
     if production:
         extensions.append(DisableIntrospection)
     return strawberry.Schema(
