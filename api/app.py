@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -18,7 +19,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -36,6 +37,7 @@ from api.middleware import (
     RequestIdMiddleware,
 )
 from api.realtime import Broker
+from api.resilience.breaker import is_connection_error
 from api.runtime import Runtime
 from api.services.errors import PulseError, ServiceUnavailable, Unauthenticated
 from api.settings import Settings, get_settings
@@ -81,19 +83,7 @@ class PulseGraphQL(GraphQL[Context, None]):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            runtime: Runtime = scope["app"].state.runtime
-            try:
-                user = await authenticate(runtime.keys, Headers(scope=scope).get("authorization"))
-            except Unauthenticated as error:
-                await graphql_error_response(error, 401)(scope, receive, send)
-                return
-            except Exception:
-                logger.exception("authentication could not reach the database")
-                unavailable = ServiceUnavailable("Temporarily unavailable; retry shortly.")
-                await graphql_error_response(unavailable, 503)(scope, receive, send)
-                return
-            scope.setdefault("state", {})["user"] = user
-            await super().__call__(scope, receive, send)
+            await self._http(scope, receive, send)
             return
         try:
             await super().__call__(scope, receive, send)
@@ -104,6 +94,69 @@ class PulseGraphQL(GraphQL[Context, None]):
                 self.sockets_per_user[counted] -= 1
                 if self.sockets_per_user[counted] <= 0:
                     del self.sockets_per_user[counted]
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Authenticate, then run the operation behind the database breaker, within the
+        request deadline (which also bounds waiting for a pooled connection)."""
+        runtime: Runtime = scope["app"].state.runtime
+        breaker = runtime.breaker
+        if not breaker.allow():
+            await self._unavailable(scope, receive, send, breaker.retry_after())
+            return
+        started = answered_by_us = False
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if answered_by_us:
+                return  # we already answered 503; a late reply must not follow it
+            started = True
+            await send(message)
+
+        state = scope.setdefault("state", {})
+
+        async def handle() -> None:
+            try:
+                state["user"] = await authenticate(
+                    runtime.keys, Headers(scope=scope).get("authorization")
+                )
+            except Unauthenticated as error:
+                breaker.record_success()  # the database answered
+                await graphql_error_response(error, 401)(scope, receive, guarded_send)
+                return
+            await super(PulseGraphQL, self).__call__(scope, receive, guarded_send)
+
+        # A task, so the deadline answers at once: cancelling a query against a hung
+        # database can itself take long, and the client must not wait for that cleanup.
+        task = asyncio.create_task(handle())
+        done, _ = await asyncio.wait({task}, timeout=self.settings.request_timeout_seconds)
+        if not done:
+            task.cancel()
+            task.add_done_callback(_drain)
+            logger.warning(
+                "request exceeded %ss; answering 503", self.settings.request_timeout_seconds
+            )
+            breaker.record_failure()
+            if not started:
+                answered_by_us = True
+                await self._unavailable(scope, receive, send, breaker.retry_after())
+            return
+        error = task.exception()
+        if error is not None:
+            if not is_connection_error(error):
+                breaker.release_probe()
+                raise error
+            logger.warning("database unavailable: %s", error or type(error).__name__)
+            breaker.record_failure()
+            if not started:
+                await self._unavailable(scope, receive, send, breaker.retry_after())
+            return
+        if not state.get("db_failed"):
+            breaker.record_success()
+
+    @staticmethod
+    async def _unavailable(scope: Scope, receive: Receive, send: Send, retry_after: int) -> None:
+        error = ServiceUnavailable("The database is unavailable; retry shortly.", retry_after)
+        await graphql_error_response(error, 503)(scope, receive, send)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket | None = None
@@ -139,6 +192,12 @@ class PulseGraphQL(GraphQL[Context, None]):
         context.request.scope.setdefault("state", {})["counted_user"] = user.id
         context.user = user
         return UnsetType()  # ack without a payload
+
+
+def _drain(task: asyncio.Task[None]) -> None:
+    """Collect a cancelled request's outcome so asyncio does not warn about it."""
+    if not task.cancelled() and task.exception() is not None:
+        logger.info("abandoned request ended with %r", task.exception())
 
 
 def _pool_stats() -> tuple[int, int] | None:
@@ -178,6 +237,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.redis_up = None
         metrics.STATE.pool_stats = _pool_stats
         metrics.STATE.redis_up = lambda: app.state.redis_up
+        metrics.STATE.breaker_state = lambda: int(runtime.breaker.state)
         logger.info("API started (%s)", settings.environment)
         try:
             yield {}
@@ -199,16 +259,23 @@ def create_app(settings: Settings | None = None) -> Starlette:
         middleware=[
             Middleware(RequestIdMiddleware),
             Middleware(MetricsMiddleware),
-            Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes),
-            Middleware(CsrfMiddleware, path="/graphql"),
             Middleware(
                 CORSMiddleware,
                 allow_origins=settings.cors_origins,
                 allow_methods=["GET", "POST", "OPTIONS"],
-                allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
+                allow_headers=[
+                    "Authorization",
+                    "Content-Type",
+                    "Idempotency-Key",
+                    "X-Request-ID",
+                    CsrfMiddleware.preflight_header,
+                ],
                 expose_headers=["X-Request-ID", "Retry-After"],
                 max_age=600,
             ),
+            # Inside CORS, so that a browser can read their 413 and 415 answers.
+            Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes),
+            Middleware(CsrfMiddleware, path="/graphql"),
         ],
         lifespan=lifespan,
     )

@@ -12,6 +12,7 @@ from tortoise import Tortoise
 
 from api import db
 from api.metrics import REGISTRY
+from api.resilience.breaker import BreakerState
 
 CHECK_TIMEOUT = 2.0
 
@@ -59,6 +60,10 @@ async def readyz(request: Request) -> Response:
     request.app.state.redis_up = "redis" not in failing
     if "database" not in failing and "migrations" not in checks:
         checks["migrations"] = "ok"
+    breaker = request.app.state.runtime.breaker
+    checks["breaker"] = breaker.state.name.lower()
+    if breaker.state == BreakerState.OPEN:
+        failing.append("breaker")
     status = 503 if failing else 200
     body = {"status": "unavailable" if failing else "ok", "failing": failing, "checks": checks}
     return JSONResponse(body, status_code=status)

@@ -31,6 +31,7 @@ class StateCollector(Collector):
     def __init__(self) -> None:
         self.pool_stats: Callable[[], tuple[int, int] | None] = lambda: None
         self.redis_up: Callable[[], bool | None] = lambda: None
+        self.breaker_state: Callable[[], int | None] = lambda: None
 
     def collect(self) -> Iterator[Metric]:
         stats = self.pool_stats()
@@ -42,10 +43,17 @@ class StateCollector(Collector):
         yield in_use
         yield size
         up = GaugeMetricFamily("pulse_redis_up", "1 when the last Redis check succeeded.")
-        state = self.redis_up()
-        if state is not None:
-            up.add_metric([], 1.0 if state else 0.0)
+        redis_state = self.redis_up()
+        if redis_state is not None:
+            up.add_metric([], 1.0 if redis_state else 0.0)
         yield up
+        breaker = GaugeMetricFamily(
+            "pulse_db_breaker_state", "Database circuit breaker: 0 closed, 1 half-open, 2 open."
+        )
+        state = self.breaker_state()
+        if state is not None:
+            breaker.add_metric([], float(state))
+        yield breaker
 
 
 STATE = StateCollector()

@@ -10,6 +10,7 @@ from redis.asyncio import ConnectionPool
 
 from api.auth.throttle import LoginThrottle
 from api.auth.tokens import KeySet
+from api.resilience.breaker import CircuitBreaker
 from api.resilience.rate_limit import RateLimiter
 from api.settings import Settings
 
@@ -22,6 +23,7 @@ class Runtime:
     redis: ArqRedis
     limiter: RateLimiter
     throttle: LoginThrottle
+    breaker: CircuitBreaker
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
@@ -37,6 +39,10 @@ class Runtime:
             redis=redis,
             limiter=RateLimiter(settings.redis_dsn, redis.connection_pool),
             throttle=LoginThrottle(redis),
+            breaker=CircuitBreaker(
+                failure_threshold=settings.breaker_failure_threshold,
+                reset_timeout=settings.breaker_reset_seconds,
+            ),
         )
 
     async def close(self) -> None:

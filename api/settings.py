@@ -90,6 +90,11 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     webhook_max_attempts: int = Field(default=4, ge=1, le=20)
     webhook_backoff_seconds: float = Field(default=1.0, gt=0, le=600)
+    # Database circuit breaker: connection failures in a row before it opens, seconds before
+    # a probe; and the most a request may take (pool waits included) before it gets 503.
+    breaker_failure_threshold: int = Field(default=5, ge=1, le=1000)
+    breaker_reset_seconds: float = Field(default=5.0, gt=0, le=600)
+    request_timeout_seconds: float = Field(default=15.0, gt=0, le=600)
     # Largest HTTP request body; a full 1,000-event batch with big `data` needs a few MiB.
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     # Websockets: seconds to send connection_init, subscriptions per socket, sockets per user

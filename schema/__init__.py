@@ -15,6 +15,7 @@ from schema.admin import AdminMutation, AdminQuery
 from schema.audit import AuditQuery
 from schema.events import EventMutation, EventQuery
 from schema.limits import limit_extensions
+from schema.outages import DatabaseOutages
 from schema.patterns import PatternMutation, PatternQuery
 from schema.sessions import SessionMutation
 from schema.subscriptions import Subscription
@@ -78,6 +79,8 @@ def build_schema(*, production: bool) -> strawberry.Schema:
         *limit_extensions(),
         PublicErrorCodes,
         lambda: MaskUnexpectedErrors(_should_mask),
+        # Innermost: sees database errors before they are masked.
+        DatabaseOutages,
     ]
     if production:
         extensions.append(DisableIntrospection)

@@ -38,7 +38,12 @@ def test_dev_runs_everything_and_stops_cleanly(tmp_path: Path) -> None:
     process = _run(data_dir, port, log)
     try:
         ready = wait_for_http(f"http://127.0.0.1:{port}/readyz", timeout=90)
-        assert ready.json()["checks"] == {"database": "ok", "redis": "ok", "migrations": "ok"}
+        assert ready.json()["checks"] == {
+            "database": "ok",
+            "redis": "ok",
+            "migrations": "ok",
+            "breaker": "closed",
+        }
         page = httpx.get(f"http://127.0.0.1:{port}/graphql", headers={"Accept": "text/html"})
         assert "graphiql" in page.text.lower()
         commands = [" ".join(p.cmdline()) for p in _children(process)]

@@ -34,7 +34,7 @@ async def test_readyz_is_ready_when_everything_is(client: httpx.AsyncClient) -> 
     assert response.json() == {
         "status": "ok",
         "failing": [],
-        "checks": {"database": "ok", "redis": "ok", "migrations": "ok"},
+        "checks": {"database": "ok", "redis": "ok", "migrations": "ok", "breaker": "closed"},
     }
 
 

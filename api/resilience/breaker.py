@@ -1,0 +1,113 @@
+"""A circuit breaker for the database, asyncio-native.
+
+    closed ──(failure_threshold connection failures in a row)──> open
+    open ──(reset_timeout elapsed: one probe let through)──> half-open
+    half-open ──probe succeeds──> closed      half-open ──probe fails──> open
+
+Only connection-level failures count (refused, reset, terminated, timed out): an integrity
+or validation error says nothing about the database's health, and neither does a client
+hanging up. While open, callers answer 503 at once without touching the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import math
+import time
+from collections.abc import Callable
+
+import asyncpg
+from tortoise.exceptions import DBConnectionError
+
+
+class BreakerState(enum.IntEnum):
+    CLOSED = 0
+    HALF_OPEN = 1
+    OPEN = 2
+
+
+_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    ConnectionError,
+    OSError,
+    TimeoutError,
+    asyncio.TimeoutError,
+    DBConnectionError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.InterfaceError,
+    # A connection whose server side was killed can be left in a broken protocol state.
+    asyncpg.exceptions.InternalClientError,
+)
+
+
+def is_connection_error(error: BaseException | None) -> bool:
+    """True when `error`, or anything it was raised from, means the database is unreachable."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, _CONNECTION_ERRORS):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+class CircuitBreaker:
+    def __init__(
+        self,
+        failure_threshold: int = 5,
+        reset_timeout: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.failure_threshold = failure_threshold
+        self.reset_timeout = reset_timeout
+        self._clock = clock
+        self._state = BreakerState.CLOSED
+        self._failures = 0
+        self._opened_at = 0.0
+        self._probe_in_flight = False
+
+    @property
+    def state(self) -> BreakerState:
+        if (
+            self._state == BreakerState.OPEN
+            and self._clock() >= self._opened_at + self.reset_timeout
+        ):
+            return BreakerState.HALF_OPEN
+        return self._state
+
+    def allow(self) -> bool:
+        """May a call go to the database now? In half-open state only one probe at a time."""
+        state = self.state
+        if state == BreakerState.CLOSED:
+            return True
+        if state == BreakerState.HALF_OPEN and not self._probe_in_flight:
+            self._state = BreakerState.HALF_OPEN
+            self._probe_in_flight = True
+            return True
+        return False
+
+    def retry_after(self) -> int:
+        """Seconds until a probe will be allowed (at least 1)."""
+        left = self._opened_at + self.reset_timeout - self._clock()
+        return max(1, math.ceil(left))
+
+    def record_success(self) -> None:
+        self._state = BreakerState.CLOSED
+        self._failures = 0
+        self._probe_in_flight = False
+
+    def record_failure(self) -> None:
+        self._probe_in_flight = False
+        self._failures += 1
+        if self._state == BreakerState.HALF_OPEN or self._failures >= self.failure_threshold:
+            self._state = BreakerState.OPEN
+            self._opened_at = self._clock()
+
+    def release_probe(self) -> None:
+        """A probe ended without telling anything (e.g. it never reached the database)."""
+        self._probe_in_flight = False
