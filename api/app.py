@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 import sentry_sdk
+from redis.exceptions import RedisError
 from sentry_sdk.integrations.strawberry import StrawberryIntegration
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
@@ -38,6 +39,7 @@ from api.middleware import (
 )
 from api.realtime import Broker
 from api.resilience.breaker import is_connection_error
+from api.resilience.idempotency import MAX_KEY_LENGTH, IdempotencyError, is_mutation
 from api.runtime import Runtime
 from api.services.errors import PulseError, ServiceUnavailable, Unauthenticated
 from api.settings import Settings, get_settings
@@ -123,7 +125,11 @@ class PulseGraphQL(GraphQL[Context, None]):
                 breaker.record_success()  # the database answered
                 await graphql_error_response(error, 401)(scope, receive, guarded_send)
                 return
-            await super(PulseGraphQL, self).__call__(scope, receive, guarded_send)
+            key = Headers(scope=scope).get("idempotency-key")
+            if key is None:
+                await super(PulseGraphQL, self).__call__(scope, receive, guarded_send)
+            else:
+                await self._idempotent(scope, receive, guarded_send, key)
 
         # A task, so the deadline answers at once: cancelling a query against a hung
         # database can itself take long, and the client must not wait for that cleanup.
@@ -152,6 +158,69 @@ class PulseGraphQL(GraphQL[Context, None]):
             return
         if not state.get("db_failed"):
             breaker.record_success()
+
+    async def _idempotent(self, scope: Scope, receive: Receive, send: Send, key: str) -> None:
+        """Run a mutation at most once per Idempotency-Key (api/resilience/idempotency.py)."""
+        body = bytearray()
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                break
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": bytes(body), "more_body": False}
+
+        runtime: Runtime = scope["app"].state.runtime
+        user = scope["state"].get("user")
+        owner = str(user.id) if user is not None else f"ip:{scope['client'][0]}"
+        store = runtime.idempotency
+        try:
+            if len(key) > MAX_KEY_LENGTH or not key:
+                await store.begin(owner, key, bytes(body))  # raises with the 400
+            if not is_mutation(bytes(body)):
+                await super().__call__(scope, replay, send)
+                return
+            stored = await store.begin(owner, key, bytes(body))
+        except IdempotencyError as error:
+            problem = PulseError(error.message)
+            problem.code = error.code
+            await graphql_error_response(problem, error.status)(scope, receive, send)
+            return
+        except RedisError:
+            unavailable = ServiceUnavailable("Idempotency keys are unavailable; retry shortly.")
+            await graphql_error_response(unavailable, 503)(scope, receive, send)
+            return
+        if stored is not None:
+            response = Response(
+                stored.body,
+                status_code=stored.status,
+                media_type="application/json",
+                headers={"Idempotent-Replayed": "true"},
+            )
+            await response(scope, receive, send)
+            return
+        status, chunks = 500, []
+
+        async def capture(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+            await send(message)
+
+        try:
+            await super().__call__(scope, replay, capture)
+        except BaseException:
+            await store.abandon(owner, key)
+            raise
+        await store.finish(owner, key, bytes(body), status, b"".join(chunks))
 
     @staticmethod
     async def _unavailable(scope: Scope, receive: Receive, send: Send, retry_after: int) -> None:

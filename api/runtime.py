@@ -11,6 +11,7 @@ from redis.asyncio import ConnectionPool
 from api.auth.throttle import LoginThrottle
 from api.auth.tokens import KeySet
 from api.resilience.breaker import CircuitBreaker
+from api.resilience.idempotency import IdempotencyStore
 from api.resilience.rate_limit import RateLimiter
 from api.settings import Settings
 
@@ -24,6 +25,7 @@ class Runtime:
     limiter: RateLimiter
     throttle: LoginThrottle
     breaker: CircuitBreaker
+    idempotency: IdempotencyStore
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
@@ -43,6 +45,7 @@ class Runtime:
                 failure_threshold=settings.breaker_failure_threshold,
                 reset_timeout=settings.breaker_reset_seconds,
             ),
+            idempotency=IdempotencyStore(redis),
         )
 
     async def close(self) -> None:
