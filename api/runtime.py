@@ -11,6 +11,7 @@ from redis.asyncio import ConnectionPool
 from api.auth.throttle import LoginThrottle
 from api.auth.tokens import KeySet
 from api.resilience.breaker import CircuitBreaker
+from api.resilience.flags import FeatureFlags
 from api.resilience.idempotency import IdempotencyStore
 from api.resilience.rate_limit import RateLimiter
 from api.settings import Settings
@@ -26,6 +27,7 @@ class Runtime:
     throttle: LoginThrottle
     breaker: CircuitBreaker
     idempotency: IdempotencyStore
+    flags: FeatureFlags
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
@@ -46,6 +48,7 @@ class Runtime:
                 reset_timeout=settings.breaker_reset_seconds,
             ),
             idempotency=IdempotencyStore(redis),
+            flags=FeatureFlags(settings.feature_flags),
         )
 
     async def close(self) -> None:

@@ -95,6 +95,8 @@ class Settings(BaseSettings):
     breaker_failure_threshold: int = Field(default=5, ge=1, le=1000)
     breaker_reset_seconds: float = Field(default=5.0, gt=0, le=600)
     request_timeout_seconds: float = Field(default=15.0, gt=0, le=600)
+    # Kill switches forced by the operator: "ingestion=off,connector.webhook=on".
+    feature_flags: Annotated[dict[str, bool], NoDecode] = Field(default_factory=dict)
     # Largest HTTP request body; a full 1,000-event batch with big `data` needs a few MiB.
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     # Websockets: seconds to send connection_init, subscriptions per socket, sockets per user
@@ -163,6 +165,19 @@ class Settings(BaseSettings):
         if len({kid for kid, _ in keys}) != len(keys):
             raise ValueError("key ids must be unique")
         return keys
+
+    @field_validator("feature_flags", mode="before")
+    @classmethod
+    def _parse_flags(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        flags: dict[str, bool] = {}
+        for item in _split_csv(value):
+            name, _, state = item.partition("=")
+            if state.strip().lower() not in {"on", "off"}:
+                raise ValueError("expected comma-separated name=on|off pairs")
+            flags[name.strip()] = state.strip().lower() == "on"
+        return flags
 
     @field_validator("cors_origins", mode="before")
     @classmethod

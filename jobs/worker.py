@@ -60,7 +60,8 @@ class WorkerSettings:
         send_email,
         process_event_batch,
         retry_event,
-        execute_workflow_run,
+        # No kept result: a run skipped by a kill switch is queued again under the same id.
+        func(execute_workflow_run, keep_result=0),
         # No kept result: the job id `patterns:<user>` must be free again as soon as the
         # analysis ran, so the next burst of events can queue (debounce) a new one.
         func(analyze_patterns, keep_result=0),

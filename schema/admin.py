@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
+from typing import Annotated
 
 import strawberry
 from strawberry.scalars import JSON
 
+from api.resilience.flags import DESCRIPTIONS
 from api.services import audit, pipeline
+from api.services import flags as flag_service
+from api.services.errors import ValidationFailed
 from models.events import DeadLetterStatus as DeadLetterStatusValue
 from models.events import FailedEvent
-from models.flags import FeatureFlag as FeatureFlagModel
 from schema.context import Info
+from schema.errors import ValidationError, validation_error
 from schema.pagination import Connection, paginate
 from schema.permissions import IsAdmin, require_user
 
@@ -61,7 +65,7 @@ class FeatureFlag:
     name: str
     enabled: bool
     description: str
-    updated_at: datetime
+    forced_by_environment: bool
 
 
 @strawberry.type
@@ -88,12 +92,15 @@ class AdminQuery:
 
     @strawberry.field(permission_classes=[IsAdmin])
     async def feature_flags(self, info: Info) -> list[FeatureFlag]:
-        rows = await FeatureFlagModel.all().order_by("name")
+        flags = info.context.runtime.flags
         return [
             FeatureFlag(
-                name=r.name, enabled=r.enabled, description=r.description, updated_at=r.updated_at
+                name=name,
+                enabled=enabled,
+                description=DESCRIPTIONS[name],
+                forced_by_environment=name in flags.overrides,
             )
-            for r in rows
+            for name, enabled in (await flags.all()).items()
         ]
 
 
@@ -119,3 +126,19 @@ class AdminMutation:
                 after={"status": "replaying"},
             )
         return [DeadLetter.from_model(letter) for letter in letters]
+
+    @strawberry.mutation(permission_classes=[IsAdmin], description="Turn a kill switch on or off.")
+    async def set_feature_flag(
+        self, info: Info, name: str, enabled: bool
+    ) -> Annotated[FeatureFlag | ValidationError, strawberry.union("SetFeatureFlagResult")]:
+        flags = info.context.runtime.flags
+        try:
+            await flag_service.set_flag(flags, require_user(info), name, enabled)
+        except ValidationFailed as error:
+            return validation_error(error)
+        return FeatureFlag(
+            name=name,
+            enabled=await flags.enabled(name),
+            description=DESCRIPTIONS[name],
+            forced_by_environment=name in flags.overrides,
+        )

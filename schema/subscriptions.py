@@ -12,6 +12,7 @@ from typing import Any
 import strawberry
 
 from api.realtime import RESYNC, Broker
+from api.resilience import flags
 from api.services.analysis import SUGGESTIONS_TOPIC
 from api.services.errors import NotFound, ServiceUnavailable
 from api.services.events import EVENTS_TOPIC
@@ -82,6 +83,7 @@ class Subscription:
         self, info: Info, filter: EventFilter | None = None, after: str | None = None
     ) -> AsyncGenerator[Event, None]:
         user = require_user(info)
+        await info.context.runtime.flags.require(flags.SUBSCRIPTIONS)
         start_after = decode_cursor(after, (datetime, int))[1] if after else None
         async with _broker(info).subscribe(channel(user.id, EVENTS_TOPIC)) as queue:
             # Subscribed first, then read the database: whatever is committed after this
@@ -114,6 +116,7 @@ class Subscription:
         self, info: Info, workflow_id: strawberry.ID | None = None
     ) -> AsyncGenerator[WorkflowRun, None]:
         user = require_user(info)
+        await info.context.runtime.flags.require(flags.SUBSCRIPTIONS)
         wanted: str | None = None
         if workflow_id is not None:
             try:
@@ -144,6 +147,7 @@ class Subscription:
     @strawberry.subscription(description="New suggestions made for you.")
     async def suggestion_created(self, info: Info) -> AsyncGenerator[Suggestion, None]:
         user = require_user(info)
+        await info.context.runtime.flags.require(flags.SUBSCRIPTIONS)
         async with _broker(info).subscribe(channel(user.id, SUGGESTIONS_TOPIC)) as queue:
             while True:
                 item = await queue.get()

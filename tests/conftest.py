@@ -22,6 +22,7 @@ from api import db
 from api.app import create_app
 from api.settings import Settings, get_settings, load_settings
 from tests.support import GraphQLClient, serve_app
+from tests.workers import StartWorker, start_worker_fixture
 
 _embedded: list[object] = []
 
@@ -120,3 +121,10 @@ def sql_log() -> Iterator[list[str]]:
     yield statements
     logger.removeHandler(handler)
     logger.setLevel(previous)
+
+
+@pytest.fixture
+def start_worker(tmp_path: Path) -> Iterator[StartWorker]:
+    """Start real workers (`python -m api worker`) with extra environment; all are stopped
+    at the end of the test."""
+    yield from start_worker_fixture(tmp_path)

@@ -24,6 +24,7 @@ from uuid import UUID
 
 from tortoise.exceptions import IntegrityError
 
+from api.resilience import flags
 from api.runtime import Runtime
 from api.services import pubsub
 from models.events import Event
@@ -220,6 +221,11 @@ def proposal(found: Found) -> dict[str, Any] | None:
 
 
 async def analyze_user(rt: Runtime, user_id: UUID | str) -> dict[str, int]:
+    if not await rt.flags.enabled(flags.PATTERN_ANALYSIS):
+        # Skipped, not lost: the events stay stored and the nightly run covers them.
+        logger.warning("pattern analysis is turned off; skipped for %s", user_id)
+        return {"patterns": 0, "suggestions": 0, "skipped": 1}
+    suggest = await rt.flags.enabled(flags.SUGGESTIONS)
     since = datetime.now(UTC) - WINDOW
     events = (
         await Event.filter(user_id=user_id, occurred_at__gte=since)
@@ -242,7 +248,7 @@ async def analyze_user(rt: Runtime, user_id: UUID | str) -> dict[str, int]:
                 "last_seen": item.last_seen,
             },
         )
-        proposed = proposal(item)
+        proposed = proposal(item) if suggest else None
         if proposed is None or await Suggestion.exists(pattern=pattern):
             continue
         try:

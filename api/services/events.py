@@ -18,6 +18,7 @@ from typing import Any
 
 from tortoise import connections
 
+from api.resilience import flags
 from api.runtime import Runtime
 from api.services import pipeline, pubsub
 from api.services.errors import ValidationFailed
@@ -139,6 +140,7 @@ RETURNING id, created_at
 async def record_events(rt: Runtime, user: User, drafts: list[EventDraft]) -> list[IngestResult]:
     """Validate, insert the good items in one statement, hand them to the pipeline, report
     each item. Rows are committed before this returns, whatever happens to the hand-off."""
+    await rt.flags.require(flags.INGESTION)
     if len(drafts) > MAX_BATCH:
         raise ValidationFailed(f"At most {MAX_BATCH} events per call.", "inputs")
     now = datetime.now(UTC)

@@ -17,6 +17,7 @@ from tortoise.transactions import in_transaction
 
 from api.connectors import EXECUTORS
 from api.connectors.base import StepContext, StepFailed
+from api.resilience import flags
 from api.runtime import Runtime
 from api.services import audit, pubsub
 from api.services.workflows import FINISHED
@@ -62,6 +63,21 @@ async def announce(rt: Runtime, run: WorkflowRun, before: str | None) -> None:
     await pubsub.publish(rt, run.user_id, RUNS_TOPIC, run_view(run))  # type: ignore[attr-defined]
 
 
+async def _allowed(rt: Runtime, run_id: str) -> bool:
+    needed = [flags.WORKFLOW_EXECUTION]
+    run = await WorkflowRun.get_or_none(id=run_id)
+    if run is not None:
+        connectors = await WorkflowStep.filter(
+            workflow_id=run.workflow_id  # type: ignore[attr-defined]
+        ).values_list("connector", flat=True)
+        needed += [flags.connector_flag(str(c)) for c in set(connectors)]
+    for name in needed:
+        if not await rt.flags.enabled(name):
+            logger.warning("run %s waits: %s is turned off", run_id, name)
+            return False
+    return True
+
+
 async def _start(rt: Runtime, run_id: str) -> WorkflowRun | None:
     async with in_transaction():
         run = await WorkflowRun.filter(id=run_id).select_for_update().first()
@@ -83,7 +99,10 @@ async def _start(rt: Runtime, run_id: str) -> WorkflowRun | None:
 
 
 async def execute_run(rt: Runtime, run_id: str) -> RunStatus | None:
-    """Execute (or finish executing) one run; None when there was nothing to do."""
+    """Execute (or finish executing) one run; None when there was nothing to do (or it must
+    wait: a kill switch is off, and the run stays queued for the worker's sweep)."""
+    if not await _allowed(rt, run_id):
+        return None
     run = await _start(rt, run_id)
     if run is None:
         return None
