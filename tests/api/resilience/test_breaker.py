@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import pytest
 
 from api import db
 from api.app import create_app
