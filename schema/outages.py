@@ -1,5 +1,7 @@
-"""Database outages seen by resolvers become `SERVICE_UNAVAILABLE` (HTTP 503 with
-Retry-After) instead of masked internal errors, and are reported to the circuit breaker."""
+"""HTTP status for operations that fail as a whole: a database outage seen by a resolver
+becomes `SERVICE_UNAVAILABLE` (503 with Retry-After, reported to the circuit breaker)
+instead of a masked internal error; a `RATE_LIMITED` error answers 429 with Retry-After.
+Clients can then retry on the status alone, as they would with any HTTP API."""
 
 from __future__ import annotations
 
@@ -10,9 +12,16 @@ from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
 from api.resilience.breaker import is_connection_error
-from api.services.errors import ServiceUnavailable
+from api.services.errors import RateLimited, ServiceUnavailable
 
 MESSAGE = "The database is unavailable; retry shortly."
+
+
+def _set_status(context: Any, status: int, retry_after: int) -> None:
+    response = getattr(context, "response", None)
+    if response is not None and hasattr(response, "status_code"):
+        response.status_code = status
+        response.headers["Retry-After"] = str(retry_after)
 
 
 class DatabaseOutages(SchemaExtension):
@@ -22,9 +31,23 @@ class DatabaseOutages(SchemaExtension):
         yield
         result = self.execution_context.result
         errors = getattr(result, "errors", None)
-        if not errors or not any(is_connection_error(e.original_error) for e in errors):
+        if not errors:
             return
         context: Any = self.execution_context.context
+        if any(is_connection_error(e.original_error) for e in errors):
+            self._outage(result, errors, context)
+            return
+        for error in errors:
+            original = error.original_error
+            if isinstance(original, RateLimited):
+                _set_status(context, 429, original.retry_after)
+                return
+            if isinstance(original, ServiceUnavailable):
+                _set_status(context, 503, original.retry_after)
+                return
+
+    @staticmethod
+    def _outage(result: Any, errors: list[GraphQLError], context: Any) -> None:
         retry_after = 5
         runtime = getattr(context, "runtime", None)
         if runtime is not None:
@@ -33,12 +56,9 @@ class DatabaseOutages(SchemaExtension):
         request = getattr(context, "request", None)
         if request is not None:
             request.scope.setdefault("state", {})["db_failed"] = True
-        response = getattr(context, "response", None)
-        if response is not None and hasattr(response, "status_code"):
-            response.status_code = 503
-            response.headers["Retry-After"] = str(retry_after)
+        _set_status(context, 503, retry_after)
         unavailable = ServiceUnavailable(MESSAGE, retry_after)
-        result.errors = [  # type: ignore[union-attr]
+        result.errors = [
             GraphQLError(MESSAGE, nodes=e.nodes, path=e.path, original_error=unavailable)
             if is_connection_error(e.original_error)
             else e

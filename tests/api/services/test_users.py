@@ -194,5 +194,6 @@ async def test_email_requests_are_rate_limited_per_email(api: GraphQLClient, mut
     response = await api.post(mutation, {"e": "someone@example.com"})
     error = response.json()["errors"][0]
     assert error["extensions"]["code"] == "RATE_LIMITED"
+    assert response.status_code == 429 and int(response.headers["retry-after"]) > 0
     # Another address is not affected.
     await api.gql(mutation, {"e": "other@example.com"})
