@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -25,6 +26,9 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
 from strawberry.types.unset import UnsetType
 from tortoise import Tortoise
 
@@ -64,9 +68,31 @@ def graphql_error_response(error: PulseError, status: int) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+class KeepAliveTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws with server pings: a quiet subscription still shows traffic,
+    so proxies keep it open and dead peers are found (the protocol lets either side ping)."""
+
+    async def handle(self) -> None:
+        pinger = asyncio.create_task(self._ping())
+        try:
+            await super().handle()
+        finally:
+            pinger.cancel()
+
+    async def _ping(self) -> None:
+        interval = self.view.settings.ws_ping_seconds  # type: ignore[attr-defined]
+        with contextlib.suppress(Exception):
+            while True:
+                await asyncio.sleep(interval)
+                if self.connection_acknowledged:
+                    await self.send_message({"type": "ping"})
+
+
 class PulseGraphQL(GraphQL[Context, None]):
     """Strawberry's ASGI app with our typed context. The caller is authenticated before the
     operation runs: a bad token is a 401, not a field error."""
+
+    graphql_transport_ws_handler_class = KeepAliveTransportWS
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(

@@ -4,6 +4,7 @@ cursor, and a Redis that stops and comes back under open subscriptions."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -201,3 +202,19 @@ async def test_subscriptions_survive_a_redis_restart(
             await client.aclose()
     finally:
         redis.stop()
+
+
+async def test_the_server_pings_quiet_sockets(settings: Settings) -> None:
+    async with _app(settings, ws_ping_seconds=0.2) as (url, tokens):
+        async with websockets.connect(ws_url(url), subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+            await ws.send(
+                json.dumps(
+                    {
+                        "type": "connection_init",
+                        "payload": {"authorization": f"Bearer {tokens['ada']}"},
+                    }
+                )
+            )
+            assert json.loads(await ws.recv())["type"] == "connection_ack"
+            assert json.loads(await asyncio.wait_for(ws.recv(), 2)) == {"type": "ping"}
+            await ws.send(json.dumps({"type": "pong"}))
