@@ -103,7 +103,7 @@ class Settings(BaseSettings):
     # on one instance.
     ws_init_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     ws_max_subscriptions: int = Field(default=20, ge=1, le=1000)
-    ws_max_connections_per_user: int = Field(default=10, ge=1, le=1000)
+    ws_max_connections_per_user: int = Field(default=10, ge=1, le=100_000)
     ws_ping_seconds: float = Field(default=15.0, gt=0, le=600)
     # Pattern analysis runs this long after the last burst of new events.
     analysis_debounce_seconds: float = Field(default=30.0, ge=0, le=3600)
