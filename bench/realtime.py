@@ -213,8 +213,8 @@ async def run(settings: Settings) -> list[tuple[str, str, str]]:
                 "/graphql",
                 json={
                     "query": (
-                        'mutation { login(email: "fanout@example.com", password: "benchmark-password-1")'
-                        " { ... on AuthPayload { accessToken } } }"
+                        'mutation { login(email: "fanout@example.com",'
+                        ' password: "benchmark-password-1") { ... on AuthPayload { accessToken } } }'
                     )
                 },
             )
