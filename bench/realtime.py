@@ -214,7 +214,8 @@ async def run(settings: Settings) -> list[tuple[str, str, str]]:
                 json={
                     "query": (
                         'mutation { login(email: "fanout@example.com",'
-                        ' password: "benchmark-password-1") { ... on AuthPayload { accessToken } } }'
+                        ' password: "benchmark-password-1")'
+                        " { ... on AuthPayload { accessToken } } }"
                     )
                 },
             )
