@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
+from urllib.parse import parse_qsl
 
 import sentry_sdk
 from redis.exceptions import RedisError
@@ -33,7 +35,8 @@ from strawberry.types.unset import UnsetType
 from tortoise import Tortoise
 
 from api import checks, db, health, metrics
-from api.auth.backend import authenticate
+from api.auth.backend import authenticate, bearer_token
+from api.auth.tokens import InvalidToken
 from api.logs import configure_logging
 from api.middleware import (
     BodySizeLimitMiddleware,
@@ -43,6 +46,7 @@ from api.middleware import (
 )
 from api.realtime import Broker
 from api.resilience.breaker import is_connection_error
+from api.resilience.cache import cacheable, mark_stale
 from api.resilience.idempotency import MAX_KEY_LENGTH, IdempotencyError, is_mutation
 from api.runtime import Runtime
 from api.services.errors import PulseError, ServiceUnavailable, Unauthenticated
@@ -128,16 +132,31 @@ class PulseGraphQL(GraphQL[Context, None]):
         request deadline (which also bounds waiting for a pooled connection)."""
         runtime: Runtime = scope["app"].state.runtime
         breaker = runtime.breaker
+        body, receive = await _buffered(scope, receive)
+        cache_as = self._cache_owner(scope, body, runtime)
+        request_key = body if scope["method"] == "POST" else scope["query_string"]
         if not breaker.allow():
+            cached = await runtime.cache.get(cache_as, request_key) if cache_as else None
+            if cached is not None:
+                # Degraded, not down: the last known answer, marked as such.
+                await Response(mark_stale(cached), media_type="application/json")(
+                    scope, receive, send
+                )
+                return
             await self._unavailable(scope, receive, send, breaker.retry_after())
             return
         started = answered_by_us = False
+        status, chunks = 0, []
 
         async def guarded_send(message: Message) -> None:
-            nonlocal started
+            nonlocal started, status
             if answered_by_us:
                 return  # we already answered 503; a late reply must not follow it
             started = True
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body" and cache_as:
+                chunks.append(message.get("body", b""))
             await send(message)
 
         state = scope.setdefault("state", {})
@@ -184,24 +203,49 @@ class PulseGraphQL(GraphQL[Context, None]):
             return
         if not state.get("db_failed"):
             breaker.record_success()
+        await self._after(runtime, state, body, cache_as, request_key, status, b"".join(chunks))
+
+    @staticmethod
+    def _cache_owner(scope: Scope, body: bytes, runtime: Runtime) -> str | None:
+        """The user a cacheable query's answer is cached for (from the token alone, so it
+        works while the database is down); None when the request is not cacheable."""
+        try:
+            if scope["method"] == "POST":
+                payload = json.loads(body)
+            else:
+                params = dict(parse_qsl(scope["query_string"].decode()))
+                payload = {
+                    "query": params.get("query", ""),
+                    "operationName": params.get("operationName"),
+                }
+            query, name = payload["query"], payload.get("operationName")
+            if not isinstance(query, str) or not cacheable(query, name):
+                return None
+            token = bearer_token(Headers(scope=scope).get("authorization"))
+            return str(runtime.keys.verify(token).user_id) if token else None
+        except (ValueError, KeyError, TypeError, AttributeError, PulseError, InvalidToken):
+            return None
+
+    @staticmethod
+    async def _after(
+        runtime: Runtime,
+        state: dict[str, Any],
+        body: bytes,
+        cache_as: str | None,
+        request_key: bytes,
+        status: int,
+        response: bytes,
+    ) -> None:
+        """Cache a good read; a successful mutation invalidates the user's cached reads."""
+        user = state.get("user")
+        if cache_as and status == 200 and b'"errors"' not in response:
+            await runtime.cache.put(cache_as, request_key, response)
+        elif user is not None and status == 200 and is_mutation(body):
+            await runtime.cache.invalidate(str(user.id))
 
     async def _idempotent(self, scope: Scope, receive: Receive, send: Send, key: str) -> None:
         """Run a mutation at most once per Idempotency-Key (api/resilience/idempotency.py)."""
-        body = bytearray()
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if message["type"] != "http.request" or not message.get("more_body", False):
-                break
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": bytes(body), "more_body": False}
-
+        body, replay = await _buffered(scope, receive)
         runtime: Runtime = scope["app"].state.runtime
         user = scope["state"].get("user")
         owner = str(user.id) if user is not None else f"ip:{scope['client'][0]}"
@@ -287,6 +331,26 @@ class PulseGraphQL(GraphQL[Context, None]):
         context.request.scope.setdefault("state", {})["counted_user"] = user.id
         context.user = user
         return UnsetType()  # ack without a payload
+
+
+async def _buffered(scope: Scope, receive: Receive) -> tuple[bytes, Receive]:
+    """The whole request body, and a `receive` that replays it to the app."""
+    body = bytearray()
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            break
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if replayed:
+            return await receive()
+        replayed = True
+        return {"type": "http.request", "body": bytes(body), "more_body": False}
+
+    return bytes(body), replay
 
 
 def _drain(task: asyncio.Task[None]) -> None:

@@ -11,6 +11,7 @@ from redis.asyncio import ConnectionPool
 from api.auth.throttle import LoginThrottle
 from api.auth.tokens import KeySet
 from api.resilience.breaker import CircuitBreaker
+from api.resilience.cache import ReadCache
 from api.resilience.flags import FeatureFlags
 from api.resilience.idempotency import IdempotencyStore
 from api.resilience.rate_limit import RateLimiter
@@ -28,6 +29,7 @@ class Runtime:
     breaker: CircuitBreaker
     idempotency: IdempotencyStore
     flags: FeatureFlags
+    cache: ReadCache
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
@@ -49,6 +51,7 @@ class Runtime:
             ),
             idempotency=IdempotencyStore(redis),
             flags=FeatureFlags(settings.feature_flags),
+            cache=ReadCache(redis, memory_fallback=not settings.is_production),
         )
 
     async def close(self) -> None:

@@ -263,6 +263,8 @@ async def analyze_user(rt: Runtime, user_id: UUID | str) -> dict[str, int]:
             continue  # a concurrent analysis made it first
         created += 1
         await pubsub.publish(rt, user_id, SUGGESTIONS_TOPIC, {"id": str(suggestion.id)})
+    if found:
+        await rt.cache.invalidate(str(user_id))
     logger.info("analysis of %s: %d patterns, %d new suggestions", user_id, len(found), created)
     return {"patterns": len(found), "suggestions": created}
 

@@ -197,6 +197,7 @@ async def _finish(
                 locked.consecutive_failures = 0
             await locked.save()
             if paused:
+                await rt.cache.invalidate(str(locked.user_id))  # type: ignore[attr-defined]
                 await audit.record(
                     actor=None,
                     owner=locked.user_id,  # type: ignore[attr-defined]
