@@ -1,5 +1,5 @@
-"""Pure-ASGI middleware, one class per concern. Scope types a class does not handle pass
-straight through."""
+"""Pure-ASGI middleware, one class per concern: request id, metrics, body size limit, CSRF.
+Scope types a class does not handle pass straight through."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import json
 import re
 import time
 import uuid
+from collections import deque
 
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import metrics
@@ -83,13 +84,10 @@ def _route_label(scope: Scope) -> str:
     return path if isinstance(path, str) else "unmatched"
 
 
-def _error_body(message: str, code: str) -> bytes:
-    payload = {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}
-    return json.dumps(payload).encode()
-
-
 async def _send_error(send: Send, status: int, message: str, code: str) -> None:
-    body = _error_body(message, code)
+    """A GraphQL-shaped error answer, like those the API gives once an operation runs."""
+    payload = {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}
+    body = json.dumps(payload).encode()
     await send(
         {
             "type": "http.response.start",
@@ -104,9 +102,13 @@ async def _send_error(send: Send, status: int, message: str, code: str) -> None:
 
 
 class BodySizeLimitMiddleware:
-    """413 for HTTP bodies over `max_bytes`: by Content-Length up front, and by counting a
-    streamed (chunked) body before the app sees any of it, so a lying client is stopped too.
-    The body is buffered (at most `max_bytes`); every endpoint here reads it whole anyway."""
+    """413 for HTTP request bodies over `max_bytes`: by Content-Length before anything is
+    read, and by counting a chunked body as it arrives, so a client that sends no length (or
+    lies about it) is stopped as soon as it passes the limit.
+
+    The body is read here before the app runs (at most `max_bytes` of it, which the app would
+    buffer anyway): the app never starts on a body it cannot finish, and the 413 is always
+    the whole answer, never an error raised in the middle of a response."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         if max_bytes <= 0:
@@ -118,27 +120,28 @@ class BodySizeLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        message = f"Request body over {self.max_bytes} bytes."
-        length = dict(scope["headers"]).get(b"content-length")
+        message = f"Request body over the limit of {self.max_bytes} bytes."
+        length = Headers(scope=scope).get("content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
             await _send_error(send, 413, message, "PAYLOAD_TOO_LARGE")
             return
-        chunks: list[Message] = []
-        received = 0
+        received: deque[Message] = deque()
+        size = 0
         while True:
             item = await receive()
-            chunks.append(item)
+            received.append(item)
             if item["type"] != "http.request":
-                break
-            received += len(item.get("body", b""))
-            if received > self.max_bytes:
+                break  # the client went away: the app will see the disconnect
+            size += len(item.get("body", b""))
+            if size > self.max_bytes:
                 await _send_error(send, 413, message, "PAYLOAD_TOO_LARGE")
                 return
             if not item.get("more_body", False):
                 break
 
         async def replay() -> Message:
-            return chunks.pop(0) if chunks else await receive()
+            # Then the live channel: streaming responses wait on it for the disconnect.
+            return received.popleft() if received else await receive()
 
         await self.app(scope, replay, send)
 
@@ -146,13 +149,16 @@ class BodySizeLimitMiddleware:
 class CsrfMiddleware:
     """Cross-site request forgery guard for POSTs to `path`.
 
-    A browser sends `text/plain`, form-encoded and multipart POSTs cross-site without a CORS
-    preflight, so those could carry a victim's credentials. Only `application/json` is
-    accepted, or `multipart/form-data` (file uploads) when the request also carries the
-    `X-Pulse-Preflight` header, which no cross-site form can set without a preflight.
+    A browser sends a cross-site POST without a CORS preflight when its content type is
+    `text/plain`, `application/x-www-form-urlencoded` or `multipart/form-data`, with the
+    victim's cookies or basic credentials. So a POST must be `application/json` (parameters
+    such as `charset` allowed), which needs a preflight that only our CORS origins pass.
+    `multipart/form-data` (GraphQL file uploads) is accepted only with the `X-Pulse-Preflight`
+    header (any value): a custom header also forces the preflight. GET (queries only) and
+    OPTIONS (the preflight itself) pass.
     """
 
-    preflight_header = b"x-pulse-preflight"
+    preflight_header = "X-Pulse-Preflight"
 
     def __init__(self, app: ASGIApp, path: str = "/graphql") -> None:
         self.app = app
@@ -162,17 +168,17 @@ class CsrfMiddleware:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != self.path:
             await self.app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
-        media_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-        if media_type == b"application/json" or (
-            media_type == b"multipart/form-data" and headers.get(self.preflight_header)
+        headers = Headers(scope=scope)
+        media_type = headers.get("content-type", "").split(";")[0].strip().lower()
+        if media_type == "application/json" or (
+            media_type == "multipart/form-data" and self.preflight_header in headers
         ):
             await self.app(scope, receive, send)
             return
         await _send_error(
             send,
             415,
-            "POST /graphql needs Content-Type: application/json (multipart uploads also need "
-            "the X-Pulse-Preflight header).",
+            f"POST {self.path} needs Content-Type: application/json (multipart uploads also "
+            f"need the {self.preflight_header} header).",
             "UNSUPPORTED_MEDIA_TYPE",
         )
