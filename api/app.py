@@ -248,7 +248,11 @@ class PulseGraphQL(GraphQL[Context, None]):
         body, replay = await _buffered(scope, receive)
         runtime: Runtime = scope["app"].state.runtime
         user = scope["state"].get("user")
-        owner = str(user.id) if user is not None else f"ip:{scope['client'][0]}"
+        owner = (
+            str(user.id)
+            if user is not None
+            else f"ip:{client_ip(scope, self.settings.client_ip_header)}"
+        )
         store = runtime.idempotency
         try:
             if len(key) > MAX_KEY_LENGTH or not key:
@@ -306,7 +310,7 @@ class PulseGraphQL(GraphQL[Context, None]):
             response=response,
             runtime=request.app.state.runtime,
             request_id=state.get("request_id", ""),
-            client_ip=request.client.host if request.client else "unknown",
+            client_ip=client_ip(request.scope, self.settings.client_ip_header),
             user=state.get("user"),
             broker=getattr(request.app.state, "broker", None),
         )
@@ -331,6 +335,17 @@ class PulseGraphQL(GraphQL[Context, None]):
         context.request.scope.setdefault("state", {})["counted_user"] = user.id
         context.user = user
         return UnsetType()  # ack without a payload
+
+
+def client_ip(scope: Scope, header: str | None) -> str:
+    """The client's address: from the trusted proxy's header when one is configured (its
+    last entry, the one that proxy added), else the socket's peer."""
+    if header:
+        value = Headers(scope=scope).get(header)
+        if value:
+            return value.split(",")[-1].strip()
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
 
 
 async def _buffered(scope: Scope, receive: Receive) -> tuple[bytes, Receive]:

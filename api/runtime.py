@@ -14,7 +14,7 @@ from api.resilience.breaker import CircuitBreaker
 from api.resilience.cache import ReadCache
 from api.resilience.flags import FeatureFlags
 from api.resilience.idempotency import IdempotencyStore
-from api.resilience.rate_limit import RateLimiter
+from api.resilience.rate_limit import OperationLimiter, RateLimiter
 from api.settings import Settings
 
 
@@ -30,6 +30,7 @@ class Runtime:
     idempotency: IdempotencyStore
     flags: FeatureFlags
     cache: ReadCache
+    operations: OperationLimiter
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
@@ -52,6 +53,12 @@ class Runtime:
             idempotency=IdempotencyStore(redis),
             flags=FeatureFlags(settings.feature_flags),
             cache=ReadCache(redis, memory_fallback=not settings.is_production),
+            operations=OperationLimiter(
+                settings.redis_dsn,
+                redis.connection_pool,
+                settings.rate_limit_user,
+                settings.rate_limit_anonymous,
+            ),
         )
 
     async def close(self) -> None:

@@ -95,6 +95,12 @@ class Settings(BaseSettings):
     breaker_failure_threshold: int = Field(default=5, ge=1, le=1000)
     breaker_reset_seconds: float = Field(default=5.0, gt=0, le=600)
     request_timeout_seconds: float = Field(default=15.0, gt=0, le=600)
+    # Cost units (see schema/limits.py) per user, and per client IP when anonymous, shared by
+    # every instance; and the header a trusted proxy sets with the client's address (unset:
+    # the socket's peer address is the client).
+    rate_limit_user: str = "60000/minute"
+    rate_limit_anonymous: str = "6000/minute"
+    client_ip_header: str | None = None
     # Kill switches forced by the operator: "ingestion=off,connector.webhook=on".
     feature_flags: Annotated[dict[str, bool], NoDecode] = Field(default_factory=dict)
     # Largest HTTP request body; a full 1,000-event batch with big `data` needs a few MiB.
@@ -166,6 +172,17 @@ class Settings(BaseSettings):
         if len({kid for kid, _ in keys}) != len(keys):
             raise ValueError("key ids must be unique")
         return keys
+
+    @field_validator("rate_limit_user", "rate_limit_anonymous", mode="after")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        from limits import parse
+
+        try:
+            parse(value)
+        except ValueError:
+            raise ValueError("expected a rate like 60000/minute") from None
+        return value
 
     @field_validator("feature_flags", mode="before")
     @classmethod

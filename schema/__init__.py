@@ -17,6 +17,7 @@ from schema.events import EventMutation, EventQuery
 from schema.limits import limit_extensions
 from schema.outages import DatabaseOutages
 from schema.patterns import PatternMutation, PatternQuery
+from schema.rate_limits import OperationRateLimit
 from schema.sessions import SessionMutation
 from schema.subscriptions import Subscription
 from schema.users import UserMutation, UserQuery
@@ -77,6 +78,7 @@ def build_schema(*, production: bool) -> strawberry.Schema:
     # Factories, not instances: strawberry builds fresh extensions for every operation.
     extensions: list[Any] = [
         *limit_extensions(),
+        OperationRateLimit,
         PublicErrorCodes,
         lambda: MaskUnexpectedErrors(_should_mask),
         # Innermost: sees database errors before they are masked.

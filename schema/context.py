@@ -25,6 +25,8 @@ class Context:
     client_ip: str
     user: User | None = None
     broker: Broker | None = None
+    # The operation's cost (schema/limits.py), charged against the caller's rate limit.
+    cost: int = 1
     loaders: Loaders = field(default_factory=Loaders)
     # Filled by strawberry from the websocket `connection_init` payload.
     connection_params: dict[str, Any] | None = None

@@ -233,11 +233,13 @@ def check_document(
     document: DocumentNode,
     variables: Mapping[str, Any],
     operation_name: str | None,
+    costs: list[int] | None = None,
 ) -> GraphQLError | None:
     """The reason to refuse `document` before validating it, or None.
 
     Every operation is weighed (the depth and alias rules walk them all); the cost limit
-    applies to the ones that may run."""
+    applies to the ones that may run, whose costs are appended to `costs` when given (the
+    rate limiter charges them)."""
     weigher = OperationWeigher(schema, document, variables)
     for definition in document.definitions:
         if not isinstance(definition, OperationDefinitionNode):
@@ -256,6 +258,8 @@ def check_document(
         runs = operation_name is None or (
             definition.name is not None and definition.name.value == operation_name
         )
+        if runs and costs is not None:
+            costs.append(weight.cost)
         if runs and weight.cost > MAX_COST:
             return _too_complex(
                 f"Query too complex: cost {weight.cost} exceeds the limit of {MAX_COST}. "
@@ -276,11 +280,18 @@ class QueryCostLimiter(SchemaExtension):
         document = context.graphql_document
         if document is not None and context.pre_execution_errors is None:
             # strawberry keeps the graphql-core schema here; it has no public accessor.
+            costs: list[int] = []
             error = check_document(
-                context.schema._schema, document, context.variables or {}, context.operation_name
+                context.schema._schema,
+                document,
+                context.variables or {},
+                context.operation_name,
+                costs,
             )
             if error is not None:
                 context.pre_execution_errors = [error]
+            elif hasattr(context.context, "cost"):
+                context.context.cost = max(1, sum(costs))
         yield
 
 

@@ -1,6 +1,14 @@
 """Rate limits shared by every instance, kept in Redis through the `limits` library
-(moving windows). A limit that cannot be checked because Redis is down fails closed: these
-guard sensitive operations (password reset, verification mail)."""
+(moving windows).
+
+Two kinds, two policies when Redis is down:
+- `RateLimiter.hit`: sensitive operations (registration, password reset, verification
+  mail): fail closed (503), since a per-instance count would multiply the limit;
+- `OperationLimiter.charge`: every GraphQL operation, charged by its cost (schema/limits.py)
+  per user, or per client IP when anonymous: falls back to a per-instance in-memory window,
+  so reads keep working through a Redis outage (logins still fail closed: the login
+  throttle needs Redis).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +17,7 @@ import math
 import time
 
 from limits import RateLimitItem, parse
-from limits.aio.storage import RedisStorage
+from limits.aio.storage import MemoryStorage, RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from redis.asyncio import ConnectionPool
 
@@ -50,3 +58,38 @@ class RateLimiter:
 
     async def reset(self) -> None:
         await self.storage.reset()
+
+
+class OperationLimiter:
+    """Cost-based limit on GraphQL operations (see the module docstring)."""
+
+    def __init__(self, redis_url: str, pool: ConnectionPool, per_user: str, per_ip: str) -> None:
+        self.per_user = parse(per_user)
+        self.per_ip = parse(per_ip)
+        storage = RedisStorage(
+            "async+" + redis_url,
+            implementation="redispy",
+            connection_pool=pool,  # type: ignore[arg-type]  # documented, typed too narrowly
+        )
+        self.shared = MovingWindowRateLimiter(storage)
+        self.local = MovingWindowRateLimiter(MemoryStorage())
+
+    async def charge(self, identity: str, authenticated: bool, cost: int) -> None:
+        item = self.per_user if authenticated else self.per_ip
+        try:
+            allowed = await self.shared.hit(item, "op", identity, cost=cost)
+            limiter = self.shared
+        except Exception as error:
+            logger.warning("rate limit storage unavailable (%s); limiting per instance", error)
+            limiter = self.local
+            allowed = await limiter.hit(item, "op", identity, cost=cost)
+        if allowed:
+            return
+        try:
+            stats = await limiter.get_window_stats(item, "op", identity)
+            retry_after = max(1, math.ceil(stats.reset_time - time.time()))
+        except Exception:
+            retry_after = 60
+        raise RateLimited(
+            f"Rate limit reached ({item}); try again in {retry_after} seconds.", retry_after
+        )
