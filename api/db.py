@@ -7,6 +7,7 @@ configured in pyproject.toml.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from aerich import Command
 from tortoise import Tortoise
 from tortoise.context import TortoiseContext
 
+from api.resilience import replica
 from api.settings import MIGRATIONS_DIR, Settings, get_settings
 from models import MODEL_MODULES
 
@@ -24,16 +26,17 @@ logger = logging.getLogger(__name__)
 APP_LABEL = "models"
 
 
-def tortoise_config(settings: Settings) -> dict[str, Any]:
-    """The Tortoise/aerich configuration for these settings."""
-    credentials_url = settings.database_dsn
-    return {
-        "connections": {
-            "default": {
-                "engine": "tortoise.backends.asyncpg",
-                "credentials": _credentials(credentials_url, settings),
-            }
-        },
+# asyncpg's client with retried reads and replica fallback (api/resilience/retry.py).
+ENGINE = "api.resilience.retry"
+
+
+def tortoise_config(settings: Settings, *, with_replica: bool = True) -> dict[str, Any]:
+    """The Tortoise/aerich configuration for these settings (migrations: no replica)."""
+    connections: dict[str, Any] = {
+        "default": {"engine": ENGINE, "credentials": _credentials(settings.database_dsn, settings)}
+    }
+    config: dict[str, Any] = {
+        "connections": connections,
         "apps": {
             APP_LABEL: {
                 "models": [*MODEL_MODULES, "aerich.models"],
@@ -43,6 +46,13 @@ def tortoise_config(settings: Settings) -> dict[str, Any]:
         "use_tz": True,
         "timezone": "UTC",
     }
+    if with_replica and settings.database_read_url:
+        connections[replica.REPLICA] = {
+            "engine": ENGINE,
+            "credentials": _credentials(settings.database_read_url, settings),
+        }
+        config["routers"] = ["api.resilience.replica.ReadReplicaRouter"]
+    return config
 
 
 def _credentials(url: str, settings: Settings) -> dict[str, Any]:
@@ -70,13 +80,27 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
+_probe: asyncio.Task[None] | None = None
+
+
 async def init_orm(settings: Settings) -> None:
     """Start the ORM for this process. The global fallback makes the context visible to the
     tasks uvicorn and arq create for requests and jobs, not only to the one that started it."""
+    global _probe
     await Tortoise.init(config=tortoise_config(settings), _enable_global_fallback=True)
+    replica.HEALTH.configured = bool(settings.database_read_url)
+    replica.HEALTH.healthy = False
+    if settings.database_read_url:
+        _probe = asyncio.create_task(replica.HEALTH.probe_forever(), name="replica-probe")
 
 
 async def close_orm() -> None:
+    global _probe
+    if _probe is not None:
+        _probe.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await _probe
+        _probe = None
     await Tortoise.close_connections()
 
 
@@ -115,7 +139,9 @@ async def connect(settings: Settings, dsn: str | None = None) -> asyncpg.Connect
 def migration_command(settings: Settings, location: Path = MIGRATIONS_DIR) -> Command:
     """An aerich Command for these settings. Use it inside `with TortoiseContext():` so its
     ORM set-up and tear-down cannot touch the process's own ORM context."""
-    return Command(tortoise_config(settings), app=APP_LABEL, location=str(location))
+    return Command(
+        tortoise_config(settings, with_replica=False), app=APP_LABEL, location=str(location)
+    )
 
 
 async def upgrade(settings: Settings) -> list[str]:

@@ -79,7 +79,7 @@ async def _allowed(rt: Runtime, run_id: str) -> bool:
 
 
 async def _start(rt: Runtime, run_id: str) -> WorkflowRun | None:
-    async with in_transaction():
+    async with in_transaction("default"):
         run = await WorkflowRun.filter(id=run_id).select_for_update().first()
         if run is None or run.status in FINISHED:
             return None
@@ -173,7 +173,7 @@ async def _finish(
     rt: Runtime, run: WorkflowRun, workflow: Workflow, status: RunStatus, error: str | None
 ) -> None:
     paused = False
-    async with in_transaction():
+    async with in_transaction("default"):
         run.status = status
         run.error = error
         run.finished_at = _now()

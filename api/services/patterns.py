@@ -44,7 +44,7 @@ def _spec(proposed: dict[str, Any]) -> workflows.WorkflowSpec:
 
 
 async def accept_suggestion(actor: User, suggestion_id: str) -> Workflow:
-    async with in_transaction():
+    async with in_transaction("default"):
         suggestion = await owned_suggestion(actor, suggestion_id)
         if suggestion.status != SuggestionStatus.PENDING:
             raise Conflict(f"This suggestion was already {suggestion.status.value}.")
@@ -71,7 +71,7 @@ async def accept_suggestion(actor: User, suggestion_id: str) -> Workflow:
 
 
 async def dismiss_suggestion(actor: User, suggestion_id: str) -> Suggestion:
-    async with in_transaction():
+    async with in_transaction("default"):
         suggestion = await owned_suggestion(actor, suggestion_id)
         if suggestion.status != SuggestionStatus.PENDING:
             raise Conflict(f"This suggestion was already {suggestion.status.value}.")

@@ -87,7 +87,7 @@ async def sweep(rt: Runtime) -> int:
     total = 0
     while True:
         cutoff = datetime.now(UTC) - timedelta(seconds=rt.settings.pipeline_redispatch_seconds)
-        async with in_transaction() as conn:
+        async with in_transaction("default") as conn:
             rows = await conn.execute_query_dict(_SWEEP, [cutoff, SWEEP_BATCH])
             ids = sorted(row["id"] for row in rows)
             if ids:
@@ -140,7 +140,7 @@ SET count = event_stats.count + 1,
 async def process_one(event_id: int) -> bool:
     """Process one event exactly once. False when it was already processed (or is being
     processed by someone else right now)."""
-    async with in_transaction() as conn:
+    async with in_transaction("default") as conn:
         event = (
             await Event.filter(id=event_id, processed_at__isnull=True)
             .select_for_update(skip_locked=True)
@@ -240,7 +240,7 @@ async def dead_letter(event_id: int, attempts: int, error: Exception) -> FailedE
     earlier failure kept in `history`."""
     now = datetime.now(UTC)
     message = f"{type(error).__name__}: {error}"[:4000]
-    async with in_transaction():
+    async with in_transaction("default"):
         event = await Event.get_or_none(id=event_id)
         if event is None:
             return None
@@ -287,7 +287,7 @@ async def replay(rt: Runtime, letter_ids: list[int]) -> list[FailedEvent]:
     """Put open dead letters back through the pipeline. Idempotent: a letter already being
     replayed or resolved is left alone."""
     now = datetime.now(UTC)
-    async with in_transaction():
+    async with in_transaction("default"):
         letters = await FailedEvent.filter(
             id__in=letter_ids, status=DeadLetterStatus.OPEN
         ).select_for_update()

@@ -133,7 +133,7 @@ async def dispatch_due(rt: Runtime, now: datetime | None = None) -> Tick:
     """One scheduler tick."""
     now = now or datetime.now(UTC)
     tick = Tick()
-    async with in_transaction():
+    async with in_transaction("default"):
         due = (
             await Workflow.filter(enabled=True, schedule__isnull=False, next_run_at__lte=now)
             .order_by("next_run_at")

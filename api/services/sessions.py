@@ -87,7 +87,7 @@ async def refresh(rt: Runtime, token: str) -> TokenPair:
     check_text(token, "token")
     digest = hash_secret(token)
     reused_family: uuid.UUID | None = None
-    async with in_transaction():
+    async with in_transaction("default"):
         row = await RefreshToken.filter(token_hash=digest).select_for_update().first()
         if row is None:
             raise AuthFailed("TOKEN_INVALID", "Unknown refresh token.")

@@ -60,7 +60,7 @@ async def register(
     await rt.limiter.hit(rate_limit.REGISTRATIONS_PER_IP, "register", client_ip)
     password_hash = await passwords.hash_password_async(password)
     try:
-        async with in_transaction():
+        async with in_transaction("default"):
             user = await User.create(email=email, username=username, password_hash=password_hash)
             token = await _new_token(user, TokenPurpose.VERIFY_EMAIL, VERIFY_EMAIL_TTL)
     except IntegrityError:
@@ -116,7 +116,7 @@ async def _consume_token(token: str, purpose: TokenPurpose) -> User:
 
 
 async def verify_email(token: str) -> User:
-    async with in_transaction():
+    async with in_transaction("default"):
         user = await _consume_token(token, TokenPurpose.VERIFY_EMAIL)
         if not user.is_verified:
             user.is_verified = True
@@ -156,7 +156,7 @@ async def request_password_reset(rt: Runtime, email: str, client_ip: str) -> Non
 
 async def reset_password(token: str, new_password: str) -> User:
     """Set a new password through an emailed link; signs the user out everywhere."""
-    async with in_transaction():
+    async with in_transaction("default"):
         user = await _consume_token(token, TokenPurpose.RESET_PASSWORD)
         _validate_password(
             new_password, field="newPassword", email=user.email, username=user.username
@@ -174,7 +174,7 @@ async def change_password(user: User, current_password: str, new_password: str) 
     if not await passwords.verify_password_async(user.password_hash, current_password):
         raise AuthFailed("INVALID_CREDENTIALS", "The current password is wrong.")
     _validate_password(new_password, field="newPassword", email=user.email, username=user.username)
-    async with in_transaction():
+    async with in_transaction("default"):
         await _set_password(user, new_password)
         await sessions.revoke_all(user, "password_change")
     return user

@@ -156,7 +156,7 @@ async def create_workflow(
     actor: User, spec: WorkflowSpec, *, source: str | None = None
 ) -> Workflow:
     validate(spec)
-    async with in_transaction():
+    async with in_transaction("default"):
         workflow = await Workflow.create(
             user=actor,
             name=spec.name,
@@ -186,7 +186,7 @@ async def create_workflow(
 
 async def update_workflow(actor: User, workflow_id: str, spec: WorkflowSpec) -> Workflow:
     validate(spec)
-    async with in_transaction():
+    async with in_transaction("default"):
         workflow = await owned_workflow(actor, workflow_id, lock=True)
         before = snapshot(
             workflow, await WorkflowStep.filter(workflow=workflow).order_by("position")
@@ -222,7 +222,7 @@ async def update_workflow(actor: User, workflow_id: str, spec: WorkflowSpec) -> 
 
 
 async def delete_workflow(actor: User, workflow_id: str) -> uuid.UUID:
-    async with in_transaction():
+    async with in_transaction("default"):
         workflow = await owned_workflow(actor, workflow_id, lock=True)
         steps = await WorkflowStep.filter(workflow=workflow).order_by("position")
         before = snapshot(workflow, steps)
@@ -241,7 +241,7 @@ async def delete_workflow(actor: User, workflow_id: str) -> uuid.UUID:
 async def run_workflow(rt: Runtime, actor: User, workflow_id: str) -> WorkflowRun:
     """Queue a manual run. The row is committed first; the job is queued after, and a run
     whose job could not be queued is picked up by the worker's sweep."""
-    async with in_transaction():
+    async with in_transaction("default"):
         workflow = await owned_workflow(actor, workflow_id)
         run = await WorkflowRun.create(
             workflow=workflow, user=actor, trigger=RunTrigger.MANUAL, status=RunStatus.QUEUED
@@ -278,7 +278,7 @@ FINISHED = {RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatu
 
 async def cancel_run(actor: User, run_id: str) -> WorkflowRun:
     """A queued run is cancelled at once; a running one stops before its next step."""
-    async with in_transaction():
+    async with in_transaction("default"):
         run = await owned_run(actor, run_id, lock=True)
         if run.status in FINISHED:
             raise Conflict(f"The run already finished ({run.status.value}).")

@@ -187,3 +187,19 @@ async def test_pool_exhaustion_waits_a_bounded_time_then_503(
         assert {status for status, _, _ in results} <= {200, 503}
         assert any(status == 503 for status, _, _ in results)
         assert elapsed < 5  # nobody hung
+
+
+async def test_a_read_cut_mid_flight_is_retried_not_failed(
+    settings: Settings, tmp_path: Path
+) -> None:
+    async with _private_app(settings, tmp_path, through_proxy=True) as (client, token, _, proxy):
+        assert proxy is not None
+        assert (await _status(client, token))[0] == 200
+        proxy.latency = 0.3
+        request = asyncio.create_task(_status(client, token))
+        await asyncio.sleep(0.15)  # the auth lookup is on the wire now
+        proxy.cut()
+        proxy.latency = 0.0
+        status, body, _ = await request
+        # A plain read has no effect: it was retried on a fresh connection.
+        assert status == 200, body
