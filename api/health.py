@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, Response
 from tortoise import Tortoise
 
 from api import db
-from api.metrics import REGISTRY
+from api.metrics import REGISTRY, STATE
 from api.resilience.breaker import BreakerState
 
 CHECK_TIMEOUT = 2.0
@@ -62,6 +62,9 @@ async def readyz(request: Request) -> Response:
         checks["migrations"] = "ok"
     breaker = request.app.state.runtime.breaker
     checks["breaker"] = breaker.state.name.lower()
+    pool = STATE.pool_stats()
+    if pool is not None:
+        checks["pool"] = {"in_use": pool[0], "size": pool[1]}
     if breaker.state == BreakerState.OPEN:
         failing.append("breaker")
     status = 503 if failing else 200
