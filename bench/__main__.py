@@ -8,7 +8,7 @@ import logging
 from rich.console import Console
 from rich.table import Table
 
-from bench import auth, pipeline
+from bench import auth, graphql, pipeline
 from bench.environment import bench_settings, services
 
 
@@ -18,6 +18,8 @@ async def main() -> list[tuple[str, str, str]]:
         rows += await auth.run(settings)
     async with bench_settings() as settings:
         rows += await pipeline.run(settings)
+    async with bench_settings() as settings:
+        rows += await graphql.run(settings)
     return rows
 
 
