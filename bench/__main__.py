@@ -8,7 +8,7 @@ import logging
 from rich.console import Console
 from rich.table import Table
 
-from bench import auth, graphql, pipeline
+from bench import auth, graphql, pipeline, realtime
 from bench.environment import bench_settings, services
 
 
@@ -20,6 +20,8 @@ async def main() -> list[tuple[str, str, str]]:
         rows += await pipeline.run(settings)
     async with bench_settings() as settings:
         rows += await graphql.run(settings)
+    async with bench_settings() as settings:
+        rows += await realtime.run(settings)
     return rows
 
 

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -89,6 +90,7 @@ async def run(settings: Settings) -> list[tuple[str, str, str]]:
 
         # Through arq: a real worker process, batches enqueued over Redis.
         arq_ids = await _seed(settings, user, "arq")
+        run_id = uuid.uuid4().hex
         env = {
             **os.environ,
             "DATABASE_URL": settings.database_dsn,
@@ -103,7 +105,10 @@ async def run(settings: Settings) -> list[tuple[str, str, str]]:
             for i in range(0, EVENTS, BATCH):
                 chunk = arq_ids[i : i + BATCH]
                 await rt.redis.enqueue_job(
-                    pipeline.BATCH_JOB, chunk, _job_id=f"bench:{chunk[0]}:{len(chunk)}"
+                    # Unique per run: arq refuses a job id whose result it still keeps.
+                    pipeline.BATCH_JOB,
+                    chunk,
+                    _job_id=f"bench:{run_id}:{chunk[0]}",
                 )
             while await _remaining(settings, "arq"):
                 await asyncio.sleep(0.02)

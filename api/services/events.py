@@ -127,9 +127,9 @@ def check(draft: EventDraft, now: datetime) -> tuple[Reason | None, str | None]:
 
 _INSERT = """
 INSERT INTO events (id, user_id, kind, source, occurred_at, duration_ms, data, client_id,
-                    created_at)
+                    created_at, dispatched_at)
 SELECT t.id, $1, t.kind, t.source, t.occurred_at, t.duration_ms, t.data::jsonb, t.client_id,
-       now()
+       now(), now()
 FROM unnest($2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::int[], $7::text[],
             $8::text[]) AS t(id, kind, source, occurred_at, duration_ms, data, client_id)
 ON CONFLICT (user_id, client_id) DO NOTHING

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import random
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import PurePosixPath
@@ -48,8 +49,10 @@ def backoff_seconds(attempt: int, base: float) -> float:
 
 
 async def dispatch(rt: Runtime, event_ids: list[int]) -> bool:
-    """Hand stored events to the worker. False (and nothing marked) when Redis is down: the
-    sweeper will find them. Never raises: the events are already safely stored."""
+    """Hand stored events to the worker. They were inserted as dispatched (saving a write on
+    the hot path); if Redis refuses, they are marked undispatched again for the sweeper, which
+    also finds them if even that fails (a dispatched event unprocessed for too long). Never
+    raises: the events are already safely stored."""
     if not event_ids:
         return True
     try:
@@ -58,8 +61,11 @@ async def dispatch(rt: Runtime, event_ids: list[int]) -> bool:
         )
     except Exception as error:
         logger.warning("could not dispatch %d events (%s); the sweeper will", len(event_ids), error)
+        try:
+            await Event.filter(id__in=event_ids).update(dispatched_at=None)
+        except Exception:
+            logger.exception("could not mark events undispatched; the sweeper finds them later")
         return False
-    await Event.filter(id__in=event_ids).update(dispatched_at=datetime.now(UTC))
     return True
 
 
@@ -92,8 +98,10 @@ async def sweep(rt: Runtime) -> int:
             ids = sorted(row["id"] for row in rows)
             if ids:
                 # Enqueue inside the transaction: if Redis is down the marks roll back.
+                # A fresh job id per sweep: arq refuses an id whose result it still keeps, and
+                # the same rows may need sweeping again (their first job's worker died).
                 await rt.redis.enqueue_job(
-                    BATCH_JOB, ids, _job_id=f"sweep:{ids[0]}:{ids[-1]}:{len(ids)}"
+                    BATCH_JOB, ids, _job_id=f"sweep:{ids[0]}:{len(ids)}:{uuid.uuid4().hex}"
                 )
         total += len(ids)
         if len(ids) < SWEEP_BATCH:
