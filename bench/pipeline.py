@@ -38,6 +38,7 @@ async def _seed(settings: Settings, user: User, tag: str) -> list[int]:
                 5,
                 f'{{"path": "src/{tag}/{i}.py"}}',
                 now,
+                now,
             )
             for i in range(EVENTS)
         ]
@@ -51,6 +52,8 @@ async def _seed(settings: Settings, user: User, tag: str) -> list[int]:
                 "duration_ms",
                 "data",
                 "created_at",
+                # Marked dispatched, so the worker's start-up sweep leaves them to the bench.
+                "dispatched_at",
             ],
             records=rows,
         )
