@@ -3,28 +3,21 @@ it); dismissing one keeps it dismissed (analysis never re-proposes the same patt
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from tortoise.transactions import in_transaction
 
 from api.services import audit, workflows
-from api.services.errors import Conflict, NotFound, ValidationFailed
+from api.services.errors import Conflict, ValidationFailed
+from api.services.ownership import owned
 from models.patterns import Suggestion, SuggestionStatus
 from models.users import User
 from models.workflows import Workflow
 
 
 async def owned_suggestion(user: User, suggestion_id: str) -> Suggestion:
-    try:
-        key = uuid.UUID(str(suggestion_id))
-    except ValueError:
-        raise NotFound("Suggestion not found.") from None
-    suggestion = await Suggestion.filter(id=key, user=user).select_for_update().first()
-    if suggestion is None:
-        raise NotFound("Suggestion not found.")
-    return suggestion
+    return await owned(Suggestion, user, suggestion_id, "Suggestion", lock=True)
 
 
 def _spec(proposed: dict[str, Any]) -> workflows.WorkflowSpec:

@@ -20,7 +20,8 @@ from api.auth.tokens import new_secret
 from api.connectors import validate_step
 from api.runtime import Runtime
 from api.services import audit
-from api.services.errors import Conflict, NotFound, ValidationFailed
+from api.services.errors import Conflict, ValidationFailed
+from api.services.ownership import owned
 from api.services.validation import check_text
 from models.users import User
 from models.workflows import (
@@ -132,15 +133,7 @@ def snapshot(workflow: Workflow, steps: list[WorkflowStep]) -> dict[str, Any]:
 async def owned_workflow(
     user: User, workflow_id: str | uuid.UUID, *, lock: bool = False
 ) -> Workflow:
-    try:
-        key = uuid.UUID(str(workflow_id))
-    except ValueError:
-        raise NotFound("Workflow not found.") from None
-    query = Workflow.filter(id=key, user=user)
-    workflow = await (query.select_for_update().first() if lock else query.first())
-    if workflow is None:
-        raise NotFound("Workflow not found.")
-    return workflow
+    return await owned(Workflow, user, workflow_id, "Workflow", lock=lock)
 
 
 async def _write_steps(workflow: Workflow, spec: WorkflowSpec) -> list[WorkflowStep]:
@@ -262,15 +255,7 @@ async def run_workflow(rt: Runtime, actor: User, workflow_id: str) -> WorkflowRu
 
 
 async def owned_run(user: User, run_id: str, *, lock: bool = False) -> WorkflowRun:
-    try:
-        key = uuid.UUID(str(run_id))
-    except ValueError:
-        raise NotFound("Workflow run not found.") from None
-    query = WorkflowRun.filter(id=key, user=user)
-    run = await (query.select_for_update().first() if lock else query.first())
-    if run is None:
-        raise NotFound("Workflow run not found.")
-    return run
+    return await owned(WorkflowRun, user, run_id, "Workflow run", lock=lock)
 
 
 FINISHED = {RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.MISSED}
