@@ -306,7 +306,7 @@ class PulseGraphQL(GraphQL[Context, None]):
         self, request: Request | WebSocket, response: Response | WebSocket | None = None
     ) -> Context:
         state = request.scope.get("state", {})
-        return Context(
+        context = Context(
             request=request,
             response=response,
             runtime=request.app.state.runtime,
@@ -315,6 +315,10 @@ class PulseGraphQL(GraphQL[Context, None]):
             user=state.get("user"),
             broker=getattr(request.app.state, "broker", None),
         )
+        if context.user is not None:
+            # Most `user` fields a caller asks for are their own: no query for those.
+            context.loaders.user.prime(context.user.id, context.user)
+        return context
 
     async def on_ws_connect(self, context: Context) -> UnsetType:
         """Authenticate a websocket from its `connection_init` payload, with the same code

@@ -45,10 +45,28 @@ async def _steps(workflow_ids: list[UUID]) -> list[list[WorkflowStep]]:
     return [grouped[i] for i in workflow_ids]
 
 
-async def _step_runs(run_ids: list[UUID]) -> list[list[StepRun]]:
-    grouped: dict[UUID, list[StepRun]] = defaultdict(list)
-    for step_run in await StepRun.filter(run_id__in=run_ids).order_by("position"):
-        grouped[step_run.run_id].append(step_run)  # type: ignore[attr-defined]
+async def _step_runs(run_ids: list[UUID]) -> list[list[SimpleNamespace]]:
+    # Plain rows, not models: a page of runs can carry hundreds of step runs, and building
+    # ORM instances for read-only output showed up in profiles.
+    grouped: dict[UUID, list[SimpleNamespace]] = defaultdict(list)
+    rows = (
+        await StepRun.filter(run_id__in=run_ids)
+        .order_by("position")
+        .values(
+            "id",
+            "run_id",
+            "position",
+            "connector",
+            "status",
+            "attempts",
+            "output",
+            "error",
+            "started_at",
+            "finished_at",
+        )
+    )
+    for row in rows:
+        grouped[row["run_id"]].append(SimpleNamespace(**row))
     return [grouped[i] for i in run_ids]
 
 
@@ -115,6 +133,6 @@ class Loaders:
     workflow: DataLoader[UUID, Workflow | None] = _loader(_workflows)
     pattern: DataLoader[UUID, Pattern | None] = _loader(_patterns)
     steps: DataLoader[UUID, list[WorkflowStep]] = _loader(_steps)
-    step_runs: DataLoader[UUID, list[StepRun]] = _loader(_step_runs)
+    step_runs: DataLoader[UUID, list[SimpleNamespace]] = _loader(_step_runs)
     suggestions: DataLoader[UUID, list[Suggestion]] = _loader(_suggestions)
     run_pages: DataLoader[RunPageKey, list[SimpleNamespace]] = _loader(_run_pages)
