@@ -412,7 +412,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
         broker = Broker(settings.redis_dsn)
         await broker.start()
         app.state.broker = broker
-        app.state.redis = runtime.redis
         app.state.redis_up = None
         metrics.STATE.pool_stats = _pool_stats
         metrics.STATE.redis_up = lambda: app.state.redis_up

@@ -22,9 +22,7 @@ async def database_problems(settings: Settings) -> list[str]:
     """Unreachable database or migrations not applied."""
     try:
         conn = await db.connect(settings)
-    except (OSError, TimeoutError) as error:
-        return [f"database unreachable at {_redact(settings.database_dsn)}: {error!s}"]
-    except Exception as error:  # asyncpg raises many classes for auth, missing db, …
+    except Exception as error:  # OSError, timeouts, and asyncpg's many auth/catalog errors
         return [f"database unreachable at {_redact(settings.database_dsn)}: {error!s}"]
     try:
         pending = await db.pending_migrations(conn)

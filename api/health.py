@@ -32,7 +32,7 @@ async def _check_database() -> str | None:
 
 
 async def _check_redis(request: Request) -> str | None:
-    await request.app.state.redis.ping()
+    await request.app.state.runtime.redis.ping()
     return None
 
 

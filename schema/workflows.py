@@ -18,7 +18,13 @@ from models.workflows import OverlapPolicy as OverlapPolicyValue
 from models.workflows import Workflow as WorkflowModel
 from models.workflows import WorkflowRun as WorkflowRunModel
 from schema.context import Info
-from schema.errors import ConflictError, NotFoundError, ValidationError, as_result
+from schema.errors import (
+    ConflictError,
+    NotFoundError,
+    ValidationError,
+    as_result,
+    not_found_error,
+)
 from schema.loaders import RunPageKey
 from schema.pagination import Connection, Edge, PageInfo, encode_cursor, page_size, paginate
 from schema.permissions import IsAuthenticated, require_user
@@ -306,7 +312,7 @@ class WorkflowMutation:
         try:
             deleted = await service.delete_workflow(require_user(info), str(id))
         except NotFound as error:
-            return NotFoundError(code=error.code, message=error.message)
+            return not_found_error(error)
         return DeletedWorkflow(id=strawberry.ID(str(deleted)))
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
@@ -29,10 +28,6 @@ logger = logging.getLogger(__name__)
 VERIFY_EMAIL_TTL = timedelta(hours=24)
 RESET_PASSWORD_TTL = timedelta(hours=1)
 _USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
-
-
-class JobQueue(Protocol):
-    async def enqueue_job(self, function: str, *args: Any, **kwargs: Any) -> Any: ...
 
 
 def _now() -> datetime:
