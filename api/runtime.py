@@ -62,6 +62,7 @@ class Runtime:
         )
 
     async def close(self) -> None:
+        await self.cache.close()
         await self.redis.aclose()
         # A pool passed in explicitly is not closed by aclose().
         await self.redis.connection_pool.disconnect()

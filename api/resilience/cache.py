@@ -8,15 +8,20 @@ runs, patterns or suggestions, bumps that version: entries are never served afte
 is served instead of a 503, marked `"extensions": {"stale": true}`.
 
 The cache lives in Redis (shared by every instance). When Redis is unavailable, development
-falls back to a small in-memory cache per process (with a warning); production does not
-(and /readyz reports the Redis loss).
+falls back to a small in-memory cache per process (with a warning, same TTL); production does
+not (and /readyz reports the Redis loss). An invalidation that cannot reach Redis is kept and
+replayed as soon as Redis answers again (at the next cache call, and by a retry every second),
+so an entry cached before an outage is not served after a write made during it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 import logging
+import time
 from collections import OrderedDict
 from typing import Any
 
@@ -28,6 +33,7 @@ logger = logging.getLogger(__name__)
 CACHEABLE_FIELDS = frozenset({"me", "patterns", "suggestions", "workflows", "workflow"})
 TTL_SECONDS = 600
 MEMORY_ENTRIES = 1000
+REPLAY_SECONDS = 1.0
 
 
 def cacheable(query: str, operation_name: str | None) -> bool:
@@ -56,8 +62,11 @@ class ReadCache:
     def __init__(self, redis: Redis, *, memory_fallback: bool) -> None:
         self.redis = redis
         self.memory_fallback = memory_fallback
-        self._memory: OrderedDict[str, bytes] = OrderedDict()
+        self._memory: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
         self._memory_versions: dict[str, int] = {}
+        # Users whose last invalidation did not reach Redis (replayed when it answers).
+        self._lost: set[str] = set()
+        self._replayer: asyncio.Task[None] | None = None
 
     @staticmethod
     def _key(user_id: str, version: int, request: bytes) -> str:
@@ -66,6 +75,7 @@ class ReadCache:
 
     async def _version(self, user_id: str) -> int:
         try:
+            await self._replay()
             value = await self.redis.get(f"cache:ver:{user_id}")
             return int(value or 0)
         except Exception:
@@ -83,7 +93,10 @@ class ReadCache:
                 logger.warning("read cache unavailable: %s", error)
                 return None
             key = self._key(user_id, self._memory_versions.get(user_id, 0), request)
-            return self._memory.get(key)
+            entry = self._memory.get(key)
+            if entry is None or entry[0] <= time.monotonic():
+                return None
+            return entry[1]
 
     async def put(self, user_id: str, request: bytes, response: bytes) -> None:
         try:
@@ -95,7 +108,7 @@ class ReadCache:
                 return
             logger.warning("read cache: Redis unavailable, caching in memory (%s)", error)
             key = self._key(user_id, self._memory_versions.get(user_id, 0), request)
-            self._memory[key] = response
+            self._memory[key] = (time.monotonic() + TTL_SECONDS, response)
             self._memory.move_to_end(key)
             while len(self._memory) > MEMORY_ENTRIES:
                 self._memory.popitem(last=False)
@@ -103,10 +116,40 @@ class ReadCache:
     async def invalidate(self, user_id: str) -> None:
         """The user's data changed: nothing cached before this is served again."""
         self._memory_versions[user_id] = self._memory_versions.get(user_id, 0) + 1
+        self._lost.add(user_id)
         try:
-            await self.redis.incr(f"cache:ver:{user_id}")
+            await self._replay()
         except Exception as error:
-            logger.warning("read cache: could not invalidate for %s: %s", user_id, error)
+            logger.warning(
+                "read cache: invalidation for %s kept until Redis answers: %s", user_id, error
+            )
+            if self._replayer is None or self._replayer.done():
+                self._replayer = asyncio.create_task(self._replay_until_done())
+
+    async def _replay(self) -> None:
+        """Bump the version of every user whose invalidation is still owed to Redis."""
+        if not self._lost:
+            return
+        users = list(self._lost)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for user_id in users:
+                pipe.incr(f"cache:ver:{user_id}")
+            await pipe.execute()
+        self._lost.difference_update(users)
+
+    async def _replay_until_done(self) -> None:
+        while self._lost:
+            await asyncio.sleep(REPLAY_SECONDS)
+            with contextlib.suppress(Exception):
+                await self._replay()
+                logger.info("read cache: invalidations kept during the Redis outage replayed")
+
+    async def close(self) -> None:
+        if self._replayer is not None:
+            self._replayer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._replayer
+            self._replayer = None
 
 
 def mark_stale(response: bytes) -> bytes:
