@@ -136,7 +136,9 @@ class PulseGraphQL(GraphQL[Context, None]):
         body, receive = await _buffered(scope, receive)
         cache_as = self._cache_owner(scope, body, runtime)
         request_key = body if scope["method"] == "POST" else scope["query_string"]
-        if not breaker.allow():
+        # Half-open: a real `SELECT 1` decides, not whether this request happens to query.
+        probe_timeout = self.settings.request_timeout_seconds
+        if not await breaker.admit(lambda: db.ping(probe_timeout)):
             cached = await runtime.cache.get(cache_as, request_key) if cache_as else None
             if cached is not None:
                 # Degraded, not down: the last known answer, marked as such.
@@ -168,7 +170,6 @@ class PulseGraphQL(GraphQL[Context, None]):
                     runtime.keys, Headers(scope=scope).get("authorization")
                 )
             except Unauthenticated as error:
-                breaker.record_success()  # the database answered
                 await graphql_error_response(error, 401)(scope, receive, guarded_send)
                 return
             key = Headers(scope=scope).get("idempotency-key")
@@ -202,8 +203,8 @@ class PulseGraphQL(GraphQL[Context, None]):
             if not started:
                 await self._unavailable(scope, receive, send, breaker.retry_after())
             return
-        if not state.get("db_failed"):
-            breaker.record_success()
+        if state.get("user") is not None and not state.get("db_failed"):
+            breaker.record_success()  # authenticate() loaded the caller from the database
         await self._after(runtime, state, body, cache_as, request_key, status, b"".join(chunks))
 
     @staticmethod

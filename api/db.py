@@ -104,6 +104,14 @@ async def close_orm() -> None:
     await Tortoise.close_connections()
 
 
+async def ping(timeout: float) -> None:
+    """One round trip to the primary on a pooled connection (the breaker's half-open probe).
+    Raises when the database does not answer within `timeout` seconds."""
+    client = Tortoise.get_connection("default")
+    async with asyncio.timeout(timeout), client.acquire_connection() as conn:
+        await conn.execute("SELECT 1")
+
+
 def migration_files(directory: Path = MIGRATIONS_DIR / APP_LABEL) -> list[str]:
     """Committed aerich migrations, in order (`0_…_init.py`, `1_…`)."""
     files = [p.name for p in directory.glob("*.py") if p.name.split("_", 1)[0].isdigit()]

@@ -7,6 +7,12 @@
 Only connection-level failures count (refused, reset, terminated, timed out): an integrity
 or validation error says nothing about the database's health, and neither does a client
 hanging up. While open, callers answer 503 at once without touching the database.
+
+The probe is a real round trip (`admit` runs it, e.g. `SELECT 1`) before the request it
+admits goes on: a request that never reaches the database (an anonymous `me`, a bad token)
+proves nothing, so only the probe's answer closes the breaker. `record_success` from
+ordinary requests resets the failure count while closed and never closes an open breaker
+(a request that started before the breaker opened may finish after it).
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import asyncio
 import enum
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 from tortoise.exceptions import DBConnectionError
@@ -96,7 +102,32 @@ class CircuitBreaker:
         left = self._opened_at + self.reset_timeout - self._clock()
         return max(1, math.ceil(left))
 
+    async def admit(self, probe: Callable[[], Awaitable[object]]) -> bool:
+        """May a request go to the database now? When this caller is the half-open probe,
+        `probe` runs first: the breaker closes if it answers and opens again if not."""
+        probing = self.state == BreakerState.HALF_OPEN
+        if not self.allow():
+            return False
+        if not probing:
+            return True
+        try:
+            await probe()
+        except asyncio.CancelledError:
+            self.release_probe()
+            raise
+        except Exception:
+            self.record_failure()
+            return False
+        self._close()
+        return True
+
     def record_success(self) -> None:
+        """A call reached the database and it answered. Resets the count of failures in a
+        row; an open or half-open breaker closes only through `admit`'s probe."""
+        if self._state == BreakerState.CLOSED:
+            self._failures = 0
+
+    def _close(self) -> None:
         self._state = BreakerState.CLOSED
         self._failures = 0
         self._probe_in_flight = False

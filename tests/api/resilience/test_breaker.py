@@ -24,7 +24,7 @@ from tests.tcp_proxy import TcpProxy
 EVENTS = "{ events(first: 5) { edges { node { id } } } }"
 
 
-def test_breaker_opens_probes_and_closes() -> None:
+async def test_breaker_opens_probes_and_closes() -> None:
     now = [0.0]
     breaker = CircuitBreaker(failure_threshold=3, reset_timeout=10, clock=lambda: now[0])
     for _ in range(2):
@@ -36,12 +36,25 @@ def test_breaker_opens_probes_and_closes() -> None:
     assert breaker.retry_after() == 10
     now[0] = 10.0
     assert breaker.state == BreakerState.HALF_OPEN
-    assert breaker.allow() and not breaker.allow()  # one probe at a time
-    breaker.record_failure()
+
+    async def down() -> None:
+        raise ConnectionRefusedError()
+
+    assert not await breaker.admit(down)  # the probe got no answer: open again
     assert breaker.state == BreakerState.OPEN
     now[0] = 20.0
-    assert breaker.allow()
-    breaker.record_success()
+    breaker.record_success()  # a request that began before the breaker opened proves nothing
+    assert breaker.state == BreakerState.HALF_OPEN
+    answer = asyncio.Event()
+
+    async def slow() -> None:
+        await answer.wait()
+
+    probe = asyncio.create_task(breaker.admit(slow))
+    await asyncio.sleep(0)
+    assert not await breaker.admit(slow)  # one probe at a time
+    answer.set()
+    assert await probe
     assert breaker.state == BreakerState.CLOSED and breaker.allow()
 
 
@@ -203,3 +216,42 @@ async def test_a_read_cut_mid_flight_is_retried_not_failed(
         status, body, _ = await request
         # A plain read has no effect: it was retried on a fresh connection.
         assert status == 200, body
+
+
+def _breaker_state(metrics: str) -> float:
+    line = next(x for x in metrics.splitlines() if x.startswith("pulse_db_breaker_state "))
+    return float(line.split()[1])
+
+
+async def test_half_open_closes_only_when_the_database_answers(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """An anonymous `me` never queries the database: in half-open state it must not close
+    the breaker while PostgreSQL is down; once it is back, the probe closes it."""
+    async with _private_app(settings, tmp_path) as (client, token, server, _):
+
+        async def state() -> float:
+            return _breaker_state((await client.http.get("/metrics")).text)
+
+        server.stop(mode="immediate")
+        for _ in range(10):
+            await _status(client, token)
+            if await state() == BreakerState.OPEN:
+                break
+        assert await state() == BreakerState.OPEN
+        await asyncio.sleep(1.1)  # breaker_reset_seconds
+        assert await state() == BreakerState.HALF_OPEN
+        anonymous = await client.post("{ me { id } }")
+        assert anonymous.status_code == 503, anonymous.text
+        assert anonymous.json()["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+        assert await state() == BreakerState.OPEN  # not closed by a request that proved nothing
+        ready = (await client.http.get("/readyz")).json()
+        assert ready["checks"]["breaker"] == "open"
+
+        server.start()
+        await asyncio.sleep(1.1)
+        assert await state() == BreakerState.HALF_OPEN
+        anonymous = await client.post("{ me { id } }")
+        assert anonymous.status_code == 200 and anonymous.json()["data"] == {"me": None}
+        assert await state() == BreakerState.CLOSED  # the probe's SELECT 1 was answered
+        assert (await _status(client, token))[0] == 200
