@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import ClassVar
 
 from tortoise import fields
 from tortoise.models import Model
@@ -21,6 +22,9 @@ class TokenPurpose(StrEnum):
 class User(Model):
     """A person using Pulse. `email` is stored normalised (lower case), which makes the
     unique constraint case-insensitive."""
+
+    # Never read from the replica (api/resilience/replica.py): no replication lag here.
+    read_from_primary: ClassVar[bool] = True
 
     id = fields.UUIDField(primary_key=True)
     email = fields.CharField(max_length=320, unique=True)
@@ -47,6 +51,9 @@ class RefreshToken(Model):
     rotated revokes the whole family (RFC 9700 §4.14.2).
     """
 
+    # Never read from the replica (api/resilience/replica.py): no replication lag here.
+    read_from_primary: ClassVar[bool] = True
+
     id = fields.BigIntField(primary_key=True)
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="refresh_tokens", on_delete=fields.CASCADE
@@ -66,6 +73,9 @@ class RefreshToken(Model):
 
 class UserToken(Model):
     """A single-use emailed token (email verification, password reset), stored hashed."""
+
+    # Never read from the replica (api/resilience/replica.py): no replication lag here.
+    read_from_primary: ClassVar[bool] = True
 
     id = fields.BigIntField(primary_key=True)
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(

@@ -1,6 +1,12 @@
 """Read-replica routing: with DATABASE_READ_URL set, the ORM's reads go to the replica while
 it is healthy and to the primary otherwise; writes always go to the primary.
 
+Some reads must never see replication lag, and always go to the primary:
+- accounts (models marked `read_from_primary = True`: users, refresh and emailed tokens), so
+  a fresh account can sign in, and a revoked token or a password changed a moment ago
+  cannot pass for valid (login, refresh, authenticate(), registration, verify/reset links);
+- any read inside a transaction, which must see that transaction's own writes.
+
 A failed replica read marks it down at once (and that read runs on the primary, see
 api/resilience/retry.py); a probe brings it back when it answers again.
 """
@@ -13,6 +19,7 @@ import logging
 from typing import Any, Final
 
 from tortoise import connections
+from tortoise.backends.base.client import TransactionalDBClient
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +62,12 @@ class ReadReplicaRouter:
     """Tortoise router (configured in api/db.py when a replica is set)."""
 
     def db_for_read(self, model: Any) -> str:
-        return REPLICA if HEALTH.healthy else "default"
+        if not HEALTH.healthy or getattr(model, "read_from_primary", False):
+            return "default"
+        # Within `in_transaction("default")` this name resolves to the transaction itself.
+        if isinstance(connections.get("default"), TransactionalDBClient):
+            return "default"
+        return REPLICA
 
     def db_for_write(self, model: Any) -> str:
         return "default"
