@@ -108,21 +108,33 @@ class BodySizeLimitMiddleware:
 
     The body is read here before the app runs (at most `max_bytes` of it, which the app would
     buffer anyway): the app never starts on a body it cannot finish, and the 413 is always
-    the whole answer, never an error raised in the middle of a response."""
+    the whole answer, never an error raised in the middle of a response.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    `multipart/form-data` bodies (GraphQL file uploads, which CsrfMiddleware admits only
+    with a preflight header) have their own limit, `multipart_max_bytes` (default:
+    `max_bytes`), so that files may be larger than JSON requests."""
+
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, multipart_max_bytes: int | None = None
+    ) -> None:
         if max_bytes <= 0:
             raise ValueError("max_bytes must be positive")
+        if multipart_max_bytes is not None and multipart_max_bytes <= 0:
+            raise ValueError("multipart_max_bytes must be positive")
         self.app = app
         self.max_bytes = max_bytes
+        self.multipart_max_bytes = multipart_max_bytes or max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        message = f"Request body over the limit of {self.max_bytes} bytes."
-        length = Headers(scope=scope).get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+        headers = Headers(scope=scope)
+        media_type = headers.get("content-type", "").split(";")[0].strip().lower()
+        limit = self.multipart_max_bytes if media_type == "multipart/form-data" else self.max_bytes
+        message = f"Request body over the limit of {limit} bytes."
+        length = headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > limit):
             await _send_error(send, 413, message, "PAYLOAD_TOO_LARGE")
             return
         received: deque[Message] = deque()
@@ -133,7 +145,7 @@ class BodySizeLimitMiddleware:
             if item["type"] != "http.request":
                 break  # the client went away: the app will see the disconnect
             size += len(item.get("body", b""))
-            if size > self.max_bytes:
+            if size > limit:
                 await _send_error(send, 413, message, "PAYLOAD_TOO_LARGE")
                 return
             if not item.get("more_body", False):

@@ -29,6 +29,8 @@ KNOWN_DEFAULT_SECRETS = frozenset(
     {DEV_SECRET_KEY, "changeme", "change-me", "changethis", "secret", "secret-key", "development"}
 )
 MIN_SECRET_BYTES = 32
+# Room in a multipart upload body for everything but the file itself.
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
 _KID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -105,6 +107,10 @@ class Settings(BaseSettings):
     feature_flags: Annotated[dict[str, bool], NoDecode] = Field(default_factory=dict)
     # Largest HTTP request body; a full 1,000-event batch with big `data` needs a few MiB.
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    # Event file imports (`importEvents`): the largest file, and the lines the worker stores
+    # per transaction (its progress is committed with each batch).
+    max_upload_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    import_batch_rows: int = Field(default=500, ge=1, le=1000)
     # Websockets: seconds to send connection_init, subscriptions per socket, sockets per user
     # on one instance.
     ws_init_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
@@ -232,6 +238,12 @@ class Settings(BaseSettings):
     @property
     def jwt_issuer(self) -> str:
         return self.public_url
+
+    @property
+    def max_multipart_bytes(self) -> int:
+        """The largest multipart request body: a file of `max_upload_bytes` plus room for the
+        GraphQL operation, the file map and the part headers."""
+        return self.max_upload_bytes + MULTIPART_OVERHEAD_BYTES
 
     @property
     def json_logs(self) -> bool:

@@ -17,6 +17,7 @@ from api.runtime import Runtime
 from api.settings import Settings, get_settings
 from jobs.email import send_email
 from jobs.events import process_event_batch, retry_event, sweep_events
+from jobs.imports import import_events, sweep_imports
 from jobs.maintenance import prune_history
 from jobs.patterns import analyze_everyone, analyze_patterns
 from jobs.workflows import dispatch_workflows, execute_workflow_run
@@ -65,6 +66,9 @@ class WorkerSettings:
         # No kept result: the job id `patterns:<user>` must be free again as soon as the
         # analysis ran, so the next burst of events can queue (debounce) a new one.
         func(analyze_patterns, keep_result=0),
+        # No kept result: an import skipped by a kill switch (or timed out) is queued again
+        # under the same id `import:<id>` by the sweep.
+        func(import_events, keep_result=0),
     ]
     cron_jobs = [
         # unique=True (the default) plus arq's per-run job id: one sweep a minute across
@@ -72,6 +76,8 @@ class WorkerSettings:
         cron(sweep_events, second=15, run_at_startup=True),
         # At startup too: slots missed while no worker ran are found at once.
         cron(dispatch_workflows, second=0, run_at_startup=True),
+        # At startup too: imports left unfinished while no worker ran go on at once.
+        cron(sweep_imports, second=45, run_at_startup=True),
         cron(analyze_everyone, hour=3, minute=0, second=30),
         cron(prune_history, hour=4, minute=0, second=30),
     ]

@@ -14,6 +14,7 @@ from api.services.errors import PulseError
 from schema.admin import AdminMutation, AdminQuery
 from schema.audit import AuditQuery
 from schema.events import EventMutation, EventQuery
+from schema.imports import CloseUploads, ImportMutation, ImportQuery
 from schema.limits import limit_extensions
 from schema.outages import DatabaseOutages
 from schema.patterns import PatternMutation, PatternQuery
@@ -25,13 +26,21 @@ from schema.workflows import WorkflowMutation, WorkflowQuery
 
 
 @strawberry.type
-class Query(UserQuery, EventQuery, PatternQuery, WorkflowQuery, AuditQuery, AdminQuery):
+class Query(
+    UserQuery, EventQuery, ImportQuery, PatternQuery, WorkflowQuery, AuditQuery, AdminQuery
+):
     pass
 
 
 @strawberry.type
 class Mutation(
-    UserMutation, SessionMutation, EventMutation, WorkflowMutation, PatternMutation, AdminMutation
+    UserMutation,
+    SessionMutation,
+    EventMutation,
+    ImportMutation,
+    WorkflowMutation,
+    PatternMutation,
+    AdminMutation,
 ):
     pass
 
@@ -79,6 +88,7 @@ def build_schema(*, production: bool) -> strawberry.Schema:
     extensions: list[Any] = [
         *limit_extensions(),
         OperationRateLimit,
+        CloseUploads,
         PublicErrorCodes,
         lambda: MaskUnexpectedErrors(_should_mask),
         # Innermost: sees database errors before they are masked.

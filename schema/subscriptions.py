@@ -1,6 +1,6 @@
 """Live updates over `graphql-transport-ws`: `eventRecorded`, `workflowRunUpdated`,
-`suggestionCreated`. A subscriber only ever receives its own data: channel names are built
-here from the authenticated user's id, never from client input."""
+`suggestionCreated`, `importProgress`. A subscriber only ever receives its own data: channel
+names are built here from the authenticated user's id, never from client input."""
 
 from __future__ import annotations
 
@@ -17,13 +17,19 @@ from api.services.analysis import SUGGESTIONS_TOPIC
 from api.services.errors import NotFound, ServiceUnavailable
 from api.services.events import EVENTS_TOPIC
 from api.services.execution import RUNS_TOPIC
+from api.services.imports import FINISHED as IMPORT_FINISHED
+from api.services.imports import IMPORTS_TOPIC
+from api.services.imports import view as import_view
 from api.services.pubsub import channel
 from models.events import Event as EventModel
+from models.imports import EventImport as EventImportModel
+from models.imports import ImportStatus as ImportStatusValue
 from models.patterns import Suggestion as SuggestionModel
 from models.users import User
 from models.workflows import Workflow as WorkflowModel
 from schema.context import Info
 from schema.events import Event, EventFilter
+from schema.imports import EventImport
 from schema.pagination import decode_cursor
 from schema.patterns import Suggestion
 from schema.permissions import require_user
@@ -156,6 +162,56 @@ class Subscription:
                 row = await SuggestionModel.get_or_none(id=item["id"], user=user)
                 if row is not None:
                     yield Suggestion.from_model(row)
+
+    @strawberry.subscription(
+        description="The progress of one of your imports: its current state first, then "
+        "each committed batch; the stream completes once the import is COMPLETED or FAILED."
+    )
+    async def import_progress(
+        self, info: Info, import_id: strawberry.ID
+    ) -> AsyncGenerator[EventImport, None]:
+        user = require_user(info)
+        await info.context.runtime.flags.require(flags.SUBSCRIPTIONS)
+        try:
+            key = uuid.UUID(str(import_id))
+        except ValueError:
+            raise NotFound("Import not found.") from None
+        if not await EventImportModel.exists(id=key, user=user):
+            raise NotFound("Import not found.")
+        async with _broker(info).subscribe(channel(user.id, IMPORTS_TOPIC)) as queue:
+            # Subscribed first, then read the row: no update can fall in between.
+            row = await EventImportModel.get_or_none(id=key, user=user)
+            if row is None:
+                raise NotFound("Import not found.")
+            storage_path = row.storage_path
+            current = import_view(row)
+            yield EventImport.from_view(current, storage_path)
+            while current["status"] not in IMPORT_FINISHED:
+                item = await queue.get()
+                if item is RESYNC:
+                    row = await EventImportModel.get_or_none(id=key, user=user)
+                    if row is None:
+                        raise NotFound("Import not found.")
+                    item = import_view(row)
+                elif item.get("id") != str(key):
+                    continue
+                # Updates published before the first read may still arrive: only newer
+                # states go out.
+                if _import_rank(item) > _import_rank(current):
+                    current = item
+                    yield EventImport.from_view(current, storage_path)
+
+
+_IMPORT_STAGE = {
+    ImportStatusValue.PENDING: 0,
+    ImportStatusValue.PROCESSING: 1,
+    ImportStatusValue.COMPLETED: 2,
+    ImportStatusValue.FAILED: 2,
+}
+
+
+def _import_rank(view: dict[str, Any]) -> tuple[int, int]:
+    return _IMPORT_STAGE[ImportStatusValue(view["status"])], int(view["processed_rows"])
 
 
 def _time(value: str | None) -> datetime | None:

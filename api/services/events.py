@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -127,14 +128,22 @@ def check(draft: EventDraft, now: datetime) -> tuple[Reason | None, str | None]:
 
 _INSERT = """
 INSERT INTO events (id, user_id, kind, source, occurred_at, duration_ms, data, client_id,
-                    created_at, dispatched_at)
+                    import_job_id, created_at, dispatched_at)
 SELECT t.id, $1, t.kind, t.source, t.occurred_at, t.duration_ms, t.data::jsonb, t.client_id,
-       now(), now()
+       $9::uuid, now(), now()
 FROM unnest($2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::int[], $7::text[],
             $8::text[]) AS t(id, kind, source, occurred_at, duration_ms, data, client_id)
 ON CONFLICT (user_id, client_id) DO NOTHING
 RETURNING id, created_at
 """
+
+
+@dataclass(frozen=True)
+class Ingested:
+    """What `ingest` did: one result per item, and the events it stored (in id order)."""
+
+    results: list[IngestResult]
+    stored: list[Event]
 
 
 async def record_events(rt: Runtime, user: User, drafts: list[EventDraft]) -> list[IngestResult]:
@@ -143,6 +152,18 @@ async def record_events(rt: Runtime, user: User, drafts: list[EventDraft]) -> li
     await rt.flags.require(flags.INGESTION)
     if len(drafts) > MAX_BATCH:
         raise ValidationFailed(f"At most {MAX_BATCH} events per call.", "inputs")
+    ingested = await ingest(user, drafts)
+    await announce(rt, user, ingested.stored)
+    return ingested.results
+
+
+async def ingest(
+    user: User, drafts: list[EventDraft], *, import_id: uuid.UUID | None = None
+) -> Ingested:
+    """Validate and insert the good items in one statement; nothing else. Inside the
+    caller's transaction when there is one (an import commits its progress with the rows);
+    call `announce` with `stored` once the rows are committed. `import_id` links the rows to
+    the import they came from."""
     now = datetime.now(UTC)
     results: list[IngestResult | None] = [None] * len(drafts)
     pending: list[tuple[int, EventDraft, str | None]] = []
@@ -183,6 +204,7 @@ async def record_events(rt: Runtime, user: User, drafts: list[EventDraft]) -> li
                 [d.duration_ms for _, d, _ in pending],
                 [encoded for _, _, encoded in pending],
                 [d.client_id for _, d, _ in pending],
+                import_id,
             ],
         )
         created = {row["id"]: row["created_at"] for row in inserted}
@@ -197,6 +219,7 @@ async def record_events(rt: Runtime, user: User, drafts: list[EventDraft]) -> li
                     duration_ms=draft.duration_ms,
                     data=draft.data,
                     client_id=draft.client_id,
+                    import_job_id=import_id,
                     created_at=created[event_id],
                 )
                 stored[index]._saved_in_db = True
@@ -216,11 +239,16 @@ async def record_events(rt: Runtime, user: User, drafts: list[EventDraft]) -> li
         first = results[earlier]
         assert first is not None
         results[index] = IngestResult(index, IngestStatus.DUPLICATE, event=first.event)
+    accepted = sorted(stored.values(), key=lambda event: event.id)
+    return Ingested([r for r in results if r is not None], accepted)
+
+
+async def announce(rt: Runtime, user: User, stored: list[Event]) -> None:
+    """Hand committed events to the pipeline and to live subscribers (never raises for an
+    outage: the sweeper and the subscribers' resume path catch up)."""
     if stored:
-        accepted = sorted(stored.values(), key=lambda event: event.id)
-        await pipeline.dispatch(rt, [event.id for event in accepted])
-        await pubsub.publish(rt, user.id, EVENTS_TOPIC, {"events": [message(e) for e in accepted]})
-    return [r for r in results if r is not None]
+        await pipeline.dispatch(rt, [event.id for event in stored])
+        await pubsub.publish(rt, user.id, EVENTS_TOPIC, {"events": [message(e) for e in stored]})
 
 
 EVENTS_TOPIC = "events"
