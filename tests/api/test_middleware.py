@@ -45,7 +45,9 @@ class Inline:
 
 
 @asynccontextmanager
-async def inline_app() -> AsyncIterator[tuple[httpx.AsyncClient, Inline]]:
+async def inline_app(
+    multipart_max_bytes: int | None = None,
+) -> AsyncIterator[tuple[httpx.AsyncClient, Inline]]:
     seen = Inline()
 
     async def echo(request: Request) -> JSONResponse:
@@ -70,7 +72,9 @@ async def inline_app() -> AsyncIterator[tuple[httpx.AsyncClient, Inline]]:
             WebSocketRoute("/ws", ws_echo),
         ],
         middleware=[
-            Middleware(BodySizeLimitMiddleware, max_bytes=LIMIT),
+            Middleware(
+                BodySizeLimitMiddleware, max_bytes=LIMIT, multipart_max_bytes=multipart_max_bytes
+            ),
             Middleware(CsrfMiddleware, path="/graphql"),
         ],
         lifespan=lifespan,
@@ -113,6 +117,33 @@ async def test_bodies_over_the_limit_get_413_and_never_reach_the_app(
     assert response.headers["content-type"] == "application/json"
     assert response.json() == TOO_LARGE
     assert seen.requests == []
+
+
+@pytest.mark.parametrize(
+    ("content_type", "size", "status"),
+    [
+        ("multipart/form-data; boundary=b", 5 * LIMIT, 200),
+        ("Multipart/Form-Data; boundary=b", 5 * LIMIT, 200),
+        ("multipart/form-data; boundary=b", 5 * LIMIT + 1, 413),
+        ("application/json", LIMIT + 1, 413),
+    ],
+)
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+async def test_multipart_uploads_have_their_own_limit(
+    content_type: str, size: int, status: int, chunked: bool
+) -> None:
+    async with inline_app(multipart_max_bytes=5 * LIMIT) as (client, seen):
+        content: Any = _chunks(size) if chunked else b"x" * size
+        response = await client.post(
+            "/other", content=content, headers={"content-type": content_type}
+        )
+    assert response.status_code == status
+    if status == 413:
+        assert response.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
+        assert str(5 * LIMIT if "multipart" in content_type else LIMIT) in response.text
+        assert seen.requests == []
+    else:
+        assert response.json()["size"] == size
 
 
 async def test_other_scope_types_pass_straight_through() -> None:
