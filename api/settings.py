@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     webhook_max_attempts: int = Field(default=4, ge=1, le=20)
     webhook_backoff_seconds: float = Field(default=1.0, gt=0, le=600)
+    # Webhooks to loopback, private, link-local, multicast or reserved addresses (SSRF into
+    # our own network): unset means allowed in development and test, refused in production.
+    webhook_allow_private: bool | None = None
     # Database circuit breaker: connection failures in a row before it opens, seconds before
     # a probe; and the most a request may take (pool waits included) before it gets 503.
     breaker_failure_threshold: int = Field(default=5, ge=1, le=1000)
@@ -244,6 +247,12 @@ class Settings(BaseSettings):
         """The largest multipart request body: a file of `max_upload_bytes` plus room for the
         GraphQL operation, the file map and the part headers."""
         return self.max_upload_bytes + MULTIPART_OVERHEAD_BYTES
+
+    @property
+    def webhook_private_targets_allowed(self) -> bool:
+        if self.webhook_allow_private is None:
+            return not self.is_production
+        return self.webhook_allow_private
 
     @property
     def json_logs(self) -> bool:

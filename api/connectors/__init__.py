@@ -11,6 +11,7 @@ from api.connectors import delay, email, log, webhook
 from api.connectors.base import Executor
 from api.connectors.configs import DelayConfig, EmailConfig, LogConfig, WebhookConfig
 from api.services.errors import ValidationFailed
+from api.settings import get_settings
 
 CONFIGS: dict[str, type[BaseModel]] = {
     "log": LogConfig,
@@ -41,3 +42,19 @@ def validate_step(connector: str, config: Any, field: str) -> dict[str, Any]:
         where = ".".join(str(part) for part in first["loc"])
         message = str(first["msg"]).removeprefix("Value error, ")
         raise ValidationFailed(f"{where}: {message}", f"{field}.config") from None
+
+
+async def check_step_targets(
+    steps: list[tuple[str, dict[str, Any]]], *, allow_private: bool | None = None
+) -> None:
+    """Refuse webhook steps aimed at our own network (see api/connectors/webhook.py), as
+    `ValidationFailed` on the step's config. `allow_private` defaults to the setting."""
+    if allow_private is None:
+        allow_private = get_settings().webhook_private_targets_allowed
+    if allow_private:
+        return
+    for i, (connector, config) in enumerate(steps):
+        if connector == "webhook":
+            problem = await webhook.target_problem(str(config["url"]))
+            if problem is not None:
+                raise ValidationFailed(f"url: {problem}", f"steps.{i}.config")

@@ -17,7 +17,7 @@ from cronsim import CronSim, CronSimError
 from tortoise.transactions import in_transaction
 
 from api.auth.tokens import new_secret
-from api.connectors import validate_step
+from api.connectors import check_step_targets, validate_step
 from api.runtime import Runtime
 from api.services import audit
 from api.services.errors import Conflict, ValidationFailed
@@ -149,6 +149,7 @@ async def create_workflow(
     actor: User, spec: WorkflowSpec, *, source: str | None = None
 ) -> Workflow:
     validate(spec)
+    await check_step_targets(spec.normalised_steps)
     async with in_transaction("default"):
         workflow = await Workflow.create(
             user=actor,
@@ -179,6 +180,7 @@ async def create_workflow(
 
 async def update_workflow(actor: User, workflow_id: str, spec: WorkflowSpec) -> Workflow:
     validate(spec)
+    await check_step_targets(spec.normalised_steps)
     async with in_transaction("default"):
         workflow = await owned_workflow(actor, workflow_id, lock=True)
         before = snapshot(
