@@ -31,12 +31,13 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import contextlib
 import hashlib
 import logging
 import os
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -252,7 +253,7 @@ def parse_line(raw: bytes, line: int) -> events.EventDraft | Rejection:
     )
 
 
-def _rows(path: Path) -> Iterator[tuple[int, bytes]]:
+def _rows(path: Path) -> Generator[tuple[int, bytes], None, None]:
     """(line number, content) of every non-blank line; blank lines are not rows."""
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
@@ -265,7 +266,8 @@ def _rows(path: Path) -> Iterator[tuple[int, bytes]]:
 
 def _count_rows(path: Path) -> int:
     try:
-        first = next(_rows(path), None)
+        with contextlib.closing(_rows(path)) as rows:
+            first = next(rows, None)
         if first is None or not first[1].lstrip().startswith(b"{"):
             raise UnreadableFile("Not JSON Lines: the first line is not a JSON object.")
         return sum(1 for _ in _rows(path))
@@ -403,21 +405,18 @@ async def run_import(rt: Runtime, import_id: str) -> ImportStatus | None:
         row = started
     kept = await asyncio.to_thread(_kept_lines, rejections_path)
     offset = row.processed_rows
-    lines = _rows(data_path)
-    for _ in range(offset):
-        next(lines, None)
     size = rt.settings.import_batch_rows
-    while True:
-        batch = [item for _, item in zip(range(size), lines, strict=False)]
-        if not batch:
-            break
-        if not await _allowed(rt, import_id):
-            return None
-        row_or_none = await _store_batch(rt, user, key, offset, batch, rejections_path, kept)
-        if row_or_none is None:
-            logger.warning("import %s moved on elsewhere; this job stops", import_id)
-            return None
-        offset = row_or_none.processed_rows
+    with contextlib.closing(_rows(data_path)) as lines:
+        for _ in range(offset):
+            next(lines, None)
+        while batch := [item for _, item in zip(range(size), lines, strict=False)]:
+            if not await _allowed(rt, import_id):
+                return None
+            stored = await _store_batch(rt, user, key, offset, batch, rejections_path, kept)
+            if stored is None:
+                logger.warning("import %s moved on elsewhere; this job stops", import_id)
+                return None
+            offset = stored.processed_rows
     finished = await _transition(rt, key, ImportStatus.COMPLETED, finished_at=_now())
     if finished is None:
         return None
