@@ -61,6 +61,9 @@ def serve(
         log_config=None,
         lifespan="on",
         ws="websockets-sansio",
+        # Subscription frames are small: per-message deflate would cost more CPU than it
+        # saves bandwidth, plus a compression context (hundreds of KiB) per open socket.
+        ws_per_message_deflate=False,
         timeout_graceful_shutdown=20,
     )
 

@@ -32,6 +32,8 @@ class StateCollector(Collector):
         self.pool_stats: Callable[[], tuple[int, int] | None] = lambda: None
         self.redis_up: Callable[[], bool | None] = lambda: None
         self.breaker_state: Callable[[], int | None] = lambda: None
+        # Open websockets, shared subscription streams, their subscribers, Redis channels.
+        self.realtime: Callable[[], tuple[int, int, int, int] | None] = lambda: None
 
     def collect(self) -> Iterator[Metric]:
         stats = self.pool_stats()
@@ -54,6 +56,27 @@ class StateCollector(Collector):
         if state is not None:
             breaker.add_metric([], float(state))
         yield breaker
+        realtime = self.realtime()
+        for value, name, documentation in zip(
+            realtime or (None, None, None, None),
+            (
+                "pulse_websocket_connections",
+                "pulse_subscription_streams",
+                "pulse_subscription_subscribers",
+                "pulse_realtime_channels",
+            ),
+            (
+                "Open authenticated websockets on this instance.",
+                "Distinct subscriptions executing (each shared by its subscribers).",
+                "Subscription operations receiving a shared stream.",
+                "Redis pub/sub channels this instance listens to.",
+            ),
+            strict=True,
+        ):
+            gauge = GaugeMetricFamily(name, documentation)
+            if value is not None:
+                gauge.add_metric([], float(value))
+            yield gauge
 
 
 STATE = StateCollector()

@@ -18,18 +18,19 @@ class Subscriber:
         self.ws = ws
         self._next_id = 0
 
-    async def subscribe(self, query: str, variables: dict[str, Any] | None = None) -> str:
+    async def subscribe(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        extensions: dict[str, Any] | None = None,
+    ) -> str:
+        """Start an operation (any kind: the protocol runs queries and mutations too)."""
         self._next_id += 1
         op_id = str(self._next_id)
-        await self.ws.send(
-            json.dumps(
-                {
-                    "id": op_id,
-                    "type": "subscribe",
-                    "payload": {"query": query, "variables": variables or {}},
-                }
-            )
-        )
+        payload: dict[str, Any] = {"query": query, "variables": variables or {}}
+        if extensions is not None:
+            payload["extensions"] = extensions
+        await self.ws.send(json.dumps({"id": op_id, "type": "subscribe", "payload": payload}))
         return op_id
 
     async def receive(self, timeout: float = 5) -> dict[str, Any]:

@@ -1,0 +1,235 @@
+"""Shared subscription streams: each distinct subscription is executed once per process.
+
+Subscribers that ask for the same thing (same user, document, operation name and variables)
+share one stream: one execution of the selection set per message, serialized once, and the
+same bytes framed for every subscriber. Without sharing, N sockets watching one thing cost N
+executions and N serializations per message, because graphql-core completes the selection
+set for each subscriber separately.
+
+Frames reach a socket through its `Outbox`, written by one task per connection, so a slow
+client delays only itself. A client that falls `OUTBOX_LIMIT` frames behind has lost
+messages. It is disconnected, and it resumes with its cursor (`eventRecorded(after:)`).
+
+The first subscriber's operation runs through the whole strawberry pipeline: validation,
+cost limit, rate limit, and the resolver's own checks. A later one joins a stream that passed
+those checks for the same user and document, and is charged and flag-checked on its own
+(api/websocket.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from typing import Any, Final
+
+from graphql import GraphQLError, GraphQLFormattedError
+from strawberry.types.execution import ExecutionResult, PreExecutionError
+
+logger = logging.getLogger(__name__)
+
+OUTBOX_LIMIT: Final = 1000
+# Close code for a client too slow to keep up (RFC 6455 "try again later").
+TOO_SLOW_CLOSE_CODE: Final = 1013
+
+StreamKey = tuple[str, str, str | None, str]
+Encode = Callable[[object], str]
+Source = AsyncIterator[ExecutionResult | PreExecutionError | Any]
+
+
+class Outbox:
+    """A connection's queue of outgoing frames, written in order by one task."""
+
+    def __init__(
+        self,
+        send: Callable[[str], Awaitable[None]],
+        on_overflow: Callable[[], Coroutine[Any, Any, None]],
+        limit: int = OUTBOX_LIMIT,
+    ) -> None:
+        self._send = send
+        self._on_overflow = on_overflow
+        self._limit = limit
+        # Frames and whose they are: a `next` frame is skipped once its member has left; a
+        # frame without a member (the final `complete` or `error`) is always sent. Two
+        # queues rather than one of pairs: no tuple per frame for the garbage collector.
+        self._frames: deque[str] = deque()
+        self._owners: deque[Member | None] = deque()
+        self._ready = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+        self._closer: asyncio.Task[None] | None = None
+        self.overflowed = False
+
+    def start(self) -> None:
+        self._writer = asyncio.create_task(self._write(), name="ws-outbox")
+
+    async def stop(self) -> None:
+        for task in (self._writer, self._closer):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    def put(self, member: Member | None, frame: str) -> None:
+        if self.overflowed:
+            return
+        if len(self._frames) >= self._limit:
+            self.overflowed = True
+            self._frames.clear()
+            self._owners.clear()
+            logger.warning("websocket client fell %d frames behind; disconnecting", self._limit)
+            self._closer = asyncio.create_task(self._on_overflow())
+            return
+        self._frames.append(frame)
+        self._owners.append(member)
+        self._ready.set()
+
+    async def _write(self) -> None:
+        frames, owners = self._frames, self._owners
+        try:
+            while True:
+                await self._ready.wait()
+                self._ready.clear()
+                while frames:
+                    frame, member = frames.popleft(), owners.popleft()
+                    if member is None or member.active:
+                        await self._send(frame)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # the socket is gone; the handler is shutting down
+            logger.debug("websocket outbox stopped: %r", error)
+
+
+class Member:
+    """One websocket operation receiving a shared stream."""
+
+    __slots__ = ("_encode", "_on_end", "active", "ended", "finished", "id", "outbox", "prefix")
+
+    def __init__(
+        self, outbox: Outbox, operation_id: str, encode: Encode, on_end: Callable[[], None]
+    ) -> None:
+        self.outbox = outbox
+        self.id = operation_id
+        self._encode = encode
+        self._on_end = on_end
+        # Everything of a `next` frame but its payload, built once for this subscriber.
+        self.prefix = '{"id":' + encode(operation_id) + ',"type":"next","payload":'
+        self.active = True  # False once the client left: its queued frames are dropped
+        self.finished = False  # the stream ended for it
+        self.ended = asyncio.Event()
+
+    def send_next(self, payload: str) -> None:
+        self.outbox.put(self, self.prefix + payload + "}")
+
+    def end(self, errors: list[GraphQLFormattedError] | None) -> None:
+        """The stream is over: send `error` (it failed before its first result) or
+        `complete`, after any `next` frames still queued for this subscriber."""
+        if self.finished or not self.active:
+            return
+        self.finished = True
+        self._on_end()  # the id is free for reuse before the final frame, as strawberry does
+        message: dict[str, Any] = {"id": self.id, "type": "complete"}
+        if errors is not None:
+            message = {"id": self.id, "type": "error", "payload": errors}
+        self.outbox.put(None, self._encode(message))
+        self.ended.set()
+
+
+class SharedStream:
+    """One execution of a subscription, fanned out to its members."""
+
+    def __init__(
+        self,
+        key: StreamKey,
+        open_source: Callable[[], Awaitable[Source]],
+        encode: Encode,
+        on_close: Callable[[SharedStream], None],
+    ) -> None:
+        self.key = key
+        self.members: dict[Member, None] = {}  # insertion-ordered set
+        self._open_source = open_source
+        self._encode = encode
+        self._on_close = on_close
+        self._task = asyncio.create_task(self._pump(), name="shared-subscription")
+
+    def attach(self, member: Member) -> None:
+        self.members[member] = None
+
+    def detach(self, member: Member) -> None:
+        """A member left (its client completed the operation or disconnected). The last one
+        to leave stops the execution, which unsubscribes from Redis."""
+        if not member.finished:
+            member.active = False
+        self.members.pop(member, None)
+        if not self.members and not self._task.done():
+            self._on_close(self)
+            self._task.cancel()
+
+    async def _pump(self) -> None:
+        errors: list[GraphQLFormattedError] | None = None
+        try:
+            source = await self._open_source()
+            try:
+                first = True
+                async for result in source:
+                    if first and isinstance(result, PreExecutionError):
+                        errors = [error.formatted for error in result.errors or ()]
+                        break
+                    if not isinstance(result, ExecutionResult):
+                        # @defer/@stream frames have no graphql-transport-ws representation.
+                        message = "Incremental delivery is not supported over websockets."
+                        errors = [GraphQLError(message).formatted]
+                        break
+                    first = False
+                    payload = self._encode(_next_payload(result))
+                    for member in self.members:
+                        member.send_next(payload)
+            finally:
+                with contextlib.suppress(Exception):
+                    await source.aclose()  # type: ignore[attr-defined]
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("shared subscription stream failed")
+        finally:
+            self._on_close(self)
+        for member in list(self.members):
+            member.end(errors)
+
+
+def _next_payload(result: ExecutionResult) -> dict[str, Any]:
+    payload: dict[str, Any] = {"data": result.data}
+    if result.errors:
+        payload["errors"] = [error.formatted for error in result.errors]
+    if result.extensions:
+        payload["extensions"] = result.extensions
+    return payload
+
+
+class SharedStreams:
+    """This process's shared streams by key."""
+
+    def __init__(self, encode: Encode) -> None:
+        self._encode = encode
+        self._streams: dict[StreamKey, SharedStream] = {}
+
+    def __len__(self) -> int:
+        return len(self._streams)
+
+    @property
+    def subscribers(self) -> int:
+        return sum(len(stream.members) for stream in self._streams.values())
+
+    def get(self, key: StreamKey) -> SharedStream | None:
+        return self._streams.get(key)
+
+    def open(self, key: StreamKey, open_source: Callable[[], Awaitable[Source]]) -> SharedStream:
+        stream = SharedStream(key, open_source, self._encode, self._forget)
+        self._streams[key] = stream
+        return stream
+
+    def _forget(self, stream: SharedStream) -> None:
+        # Only this stream: a newer one may already serve the same key.
+        if self._streams.get(stream.key) is stream:
+            del self._streams[stream.key]
