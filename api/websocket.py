@@ -4,7 +4,8 @@ On top of strawberry's protocol handling it adds:
 - server pings, so a quiet subscription still shows traffic (proxies keep it open, dead peers
   are found; the protocol lets either side ping);
 - shared subscription streams (api/fanout.py): a subscription is executed once per distinct
-  (user, document, operation name, variables) in this process, whatever the subscriber count;
+  (user, document, operation name, variables) in this process, whatever the subscriber count,
+  when schema/sharing.py says one execution can serve them all;
 - idempotency keys for mutations, sent per operation as `extensions.idempotencyKey` in the
   `subscribe` message's payload, with the same store and semantics as the HTTP header
   (api/resilience/idempotency.py). A refused key ends the operation with an `error` message
@@ -25,6 +26,7 @@ from graphql import (
     DocumentNode,
     GraphQLError,
     GraphQLFormattedError,
+    OperationDefinitionNode,
     OperationType,
     get_operation_ast,
     parse,
@@ -46,6 +48,7 @@ from api.resilience.idempotency import IdempotencyError
 from api.services.errors import PulseError, ServiceUnavailable
 from schema.context import Context
 from schema.limits import MAX_TOKENS, check_document
+from schema.sharing import shareable
 
 logger = logging.getLogger(__name__)
 
@@ -53,15 +56,15 @@ IDEMPOTENCY_EXTENSION = "idempotencyKey"
 
 
 @functools.lru_cache(maxsize=256)
-def _operation(query: str, name: str | None) -> tuple[OperationType, DocumentNode] | None:
-    """What an operation is (parsed once per distinct document); None when it does not
-    parse or name one operation, which strawberry's own path then reports."""
+def _operation(query: str, name: str | None) -> tuple[OperationDefinitionNode, DocumentNode] | None:
+    """The operation to run (parsed once per distinct document); None when the document
+    does not parse or name one operation, which strawberry's own path then reports."""
     try:
         document = parse(query, max_tokens=MAX_TOKENS)
     except GraphQLError:
         return None
     definition = get_operation_ast(document, name)
-    return None if definition is None else (definition.operation, document)
+    return None if definition is None else (definition, document)
 
 
 def _error(error: PulseError | IdempotencyError) -> GraphQLFormattedError:
@@ -115,13 +118,17 @@ class PulseTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:
         extensions = self._extensions.pop(operation.id, None) or {}
-        kind = _operation(operation.query, operation.operation_name)
-        if kind is None or self.context.user is None or kind[0] == OperationType.QUERY:
+        parsed = _operation(operation.query, operation.operation_name)
+        kind = None if parsed is None else parsed[0].operation
+        if parsed is None or self.context.user is None or kind == OperationType.QUERY:
+            await super().run_operation(operation)
+            return
+        if kind == OperationType.SUBSCRIPTION and not shareable(parsed[0], operation.variables):
             await super().run_operation(operation)
             return
         try:
-            if kind[0] == OperationType.SUBSCRIPTION:
-                await self._run_shared(operation, kind[1])
+            if kind == OperationType.SUBSCRIPTION:
+                await self._run_shared(operation, parsed[1])
             else:
                 key = extensions.get(IDEMPOTENCY_EXTENSION)
                 await self._run_mutation(operation, None if key is None else str(key))

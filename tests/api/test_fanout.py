@@ -208,3 +208,28 @@ async def test_a_client_that_stops_reading_is_cut_off_and_holds_up_no_one(
     finally:
         await slow.close()
         await redis.aclose()
+
+
+async def test_resumed_subscriptions_are_not_shared(
+    api: GraphQLClient, tokens: dict[str, str]
+) -> None:
+    """Two clients resuming from the same cursor each get what they missed: a stream that
+    began with the first one's catch-up cannot serve the second."""
+    resume = "subscription($after: String) { eventRecorded(after: $after) { id kind } }"
+    with_cursor = (
+        "mutation($i: [EventInput!]!) { recordEvents(inputs: $i) { results { event { cursor } } } }"
+    )
+    recorded = await api.gql(with_cursor, {"i": _events("seen")}, token=tokens["ada"])
+    cursor = recorded["recordEvents"]["results"][0]["event"]["cursor"]
+    await api.gql(RECORD, {"i": _events("missed.1", "missed.2")}, token=tokens["ada"])
+    async with (
+        subscriber(api.base_url, tokens["ada"]) as one,
+        subscriber(api.base_url, tokens["ada"]) as two,
+    ):
+        await one.subscribe(resume, {"after": cursor})
+        assert (await one.next_data())["eventRecorded"]["kind"] == "missed.1"
+        await two.subscribe(resume, {"after": cursor})
+        kinds = [(await two.next_data())["eventRecorded"]["kind"] for _ in range(2)]
+        assert kinds == ["missed.1", "missed.2"]
+        assert (await one.next_data())["eventRecorded"]["kind"] == "missed.2"
+        await _until(api, subscription_streams=0)  # neither went through a shared stream
