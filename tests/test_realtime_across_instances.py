@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import shutil
 import signal
 import subprocess
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from gql import Client, gql
 from gql.transport.websockets import WebsocketsTransport
@@ -65,6 +67,19 @@ async def _token(url: str) -> str:
         await client.aclose()
 
 
+async def _listening(url: str) -> None:
+    """Wait until the instance listens on a Redis channel for a subscriber, then a moment
+    for the resolver's first database read (events committed before it are not "new")."""
+    async with httpx.AsyncClient(base_url=url) as client:
+        for _ in range(200):
+            metrics = (await client.get("/metrics")).text
+            if re.search(r"^pulse_realtime_channels [1-9]", metrics, re.M):
+                await asyncio.sleep(0.2)
+                return
+            await asyncio.sleep(0.05)
+    raise AssertionError(f"{url} never subscribed")
+
+
 async def _record(url: str, token: str, kind: str) -> None:
     client = GraphQLClient(url)
     at = (datetime.now(UTC) - timedelta(seconds=5)).isoformat()
@@ -84,7 +99,7 @@ async def test_an_event_recorded_on_a_reaches_a_subscriber_on_b_within_a_second(
     token = await _token(a)
     async with subscriber(b, token) as ws:
         await ws.subscribe(EVENTS)
-        await asyncio.sleep(0.3)
+        await _listening(b)
         await _record(a, token, "cross.instance")
         data = await ws.next_data(timeout=1.0)
     assert data["eventRecorded"]["kind"] == "cross.instance"
@@ -107,7 +122,7 @@ async def test_the_python_gql_client_subscribes_and_receives(instances: tuple[st
             raise AssertionError("stream ended")
 
         receiving = asyncio.create_task(first())
-        await asyncio.sleep(0.5)
+        await _listening(b)
         await _record(a, token, "via.gql")
         result = await asyncio.wait_for(receiving, 5)
     assert result["eventRecorded"]["kind"] == "via.gql"  # type: ignore[index]
@@ -142,7 +157,7 @@ async def test_the_npm_graphql_ws_client_subscribes_and_receives(
     assert node.stdout is not None
     connected = json.loads(await asyncio.wait_for(node.stdout.readline(), 10))
     assert connected == {"connected": True}
-    await asyncio.sleep(0.5)  # the subscribe message follows the ack
+    await _listening(b)  # the subscribe message follows the ack
     await _record(a, token, "via.graphql-ws")
     line = await asyncio.wait_for(node.stdout.readline(), 10)
     assert json.loads(line) == {
