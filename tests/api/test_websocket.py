@@ -9,9 +9,11 @@ from typing import Any
 import asyncpg
 import pytest
 
+from api.app import create_app
+from api.settings import Settings
 from tests.factories import make_user, token_for
 from tests.schema.test_workflows import CREATE, spec
-from tests.support import GraphQLClient
+from tests.support import GraphQLClient, serve_app
 from tests.ws_client import Subscriber, subscriber
 
 NAMES = "query { workflows { edges { node { name } } } }"
@@ -111,3 +113,46 @@ async def test_a_mutation_over_the_socket_invalidates_cached_reads(
     await asyncio.sleep(0)  # nothing to wait for: the invalidation precedes `complete`
     edges = (await api.gql(NAMES, token=token))["workflows"]["edges"]
     assert [edge["node"]["name"] for edge in edges] == ["Fresh"]
+
+
+async def test_operations_over_the_socket_are_rate_limited_like_http(settings: Settings) -> None:
+    """Every operation is charged its cost, including a subscriber joining a running
+    stream: `{ me { id } }` costs 2, a limit of 10 lets 5 through."""
+    limited = settings.model_copy(update={"rate_limit_user": "10/minute"})
+    async with serve_app(create_app(limited)) as url:
+        await make_user("ada@example.com")
+        client = GraphQLClient(url)
+        token = await token_for(client, "ada@example.com")  # login is anonymous: not charged
+        events = "subscription { eventRecorded { id } }"  # costs 2
+        async with subscriber(url, token) as socket:
+            await socket.subscribe(events)
+            codes = []
+            for _ in range(4):
+                op_id = await socket.subscribe("{ me { id } }")
+                message = await socket.receive()
+                assert message["id"] == op_id
+                if message["type"] == "next" and "errors" not in message["payload"]:
+                    assert (await socket.receive())["type"] == "complete"
+                    codes.append("OK")
+                else:
+                    errors = message["payload"].get("errors", message["payload"])
+                    codes.append(errors[0]["extensions"]["code"])
+            assert codes == ["OK", "OK", "OK", "OK"]  # 2 + 4 × 2 = 10
+            async with subscriber(url, token) as joiner:
+                await joiner.subscribe(events)  # the same stream: still charged
+                refused = await joiner.receive()
+            assert refused["type"] == "error", refused
+            assert refused["payload"][0]["extensions"]["code"] == "RATE_LIMITED"
+        await client.aclose()
+
+
+async def test_admin_mutations_over_the_socket_are_refused_to_users(
+    api: GraphQLClient, token: str, pg: asyncpg.Connection
+) -> None:
+    flag = """mutation { setFeatureFlag(name: "ingestion", enabled: false) {
+      __typename ... on Error { code } } }"""
+    async with subscriber(api.base_url, token) as socket:
+        answer = await _run(socket, flag, {}, None)
+    assert answer["data"] is None
+    assert answer["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert await pg.fetchval("SELECT count(*) FROM feature_flags") == 0
