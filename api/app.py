@@ -87,6 +87,8 @@ class PulseGraphQL(GraphQL[Context, None]):
             allowed_origins=settings.cors_origins,
             connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout_seconds),
             max_subscriptions_per_connection=settings.ws_max_subscriptions,
+            # `importEvents(file: Upload!)`; CsrfMiddleware requires the preflight header.
+            multipart_uploads_enabled=True,
         )
         self.settings = settings
         # Open sockets per user on this instance (a cap against one client hogging it).
@@ -448,7 +450,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 max_age=600,
             ),
             # Inside CORS, so that a browser can read their 413 and 415 answers.
-            Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes),
+            Middleware(
+                BodySizeLimitMiddleware,
+                max_bytes=settings.max_body_bytes,
+                multipart_max_bytes=settings.max_multipart_bytes,
+            ),
             Middleware(CsrfMiddleware, path="/graphql"),
         ],
         lifespan=lifespan,
