@@ -45,7 +45,12 @@ from api.middleware import (
 from api.realtime import Broker
 from api.resilience.breaker import is_connection_error
 from api.resilience.cache import cacheable, mark_stale
-from api.resilience.idempotency import MAX_KEY_LENGTH, IdempotencyError, is_mutation
+from api.resilience.idempotency import (
+    MAX_KEY_LENGTH,
+    IdempotencyError,
+    is_mutation,
+    request_identity,
+)
 from api.runtime import Runtime
 from api.services.errors import PulseError, ServiceUnavailable, Unauthenticated
 from api.settings import Settings, get_settings
@@ -228,7 +233,8 @@ class PulseGraphQL(GraphQL[Context, None]):
 
     async def _idempotent(self, scope: Scope, receive: Receive, send: Send, key: str) -> None:
         """Run a mutation at most once per Idempotency-Key (api/resilience/idempotency.py)."""
-        body, replay = await _buffered(scope, receive)
+        raw, replay = await _buffered(scope, receive)
+        body = await request_identity(Headers(scope=scope).get("content-type", ""), raw)
         runtime: Runtime = scope["app"].state.runtime
         user = scope["state"].get("user")
         owner = (
@@ -239,11 +245,11 @@ class PulseGraphQL(GraphQL[Context, None]):
         store = runtime.idempotency
         try:
             if len(key) > MAX_KEY_LENGTH or not key:
-                await store.begin(owner, key, bytes(body))  # raises with the 400
-            if not is_mutation(bytes(body)):
+                await store.begin(owner, key, body)  # raises with the 400
+            if not is_mutation(body):
                 await super().__call__(scope, replay, send)
                 return
-            stored = await store.begin(owner, key, bytes(body))
+            stored = await store.begin(owner, key, body)
         except IdempotencyError as error:
             problem = PulseError(error.message)
             problem.code = error.code

@@ -17,11 +17,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
 
 from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
 from redis.asyncio import Redis
+from starlette.datastructures import Headers, UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +60,40 @@ def is_mutation(body: bytes) -> bool:
         ):
             return definition.operation == OperationType.MUTATION
     return False
+
+
+async def request_identity(content_type: str, body: bytes) -> bytes:
+    """What identifies a request for its key. A JSON body is itself. A multipart upload (the
+    GraphQL multipart request spec) is its operations and map with each file's SHA-256: the
+    part boundary is random on every attempt, so the raw bytes of a retry never match."""
+    if content_type.split(";")[0].strip().lower() != "multipart/form-data":
+        return body
+
+    async def stream() -> AsyncGenerator[bytes, None]:
+        yield body
+
+    parser = MultiPartParser(Headers({"content-type": content_type}), stream(), max_files=10)
+    try:
+        form = await parser.parse()
+    except MultiPartException:
+        return body  # malformed: the operation itself will be refused
+    parts: dict[str, str] = {}
+    try:
+        for name, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                parts[name] = "sha256:" + hashlib.sha256(await value.read()).hexdigest()
+            else:
+                parts[name] = value
+    finally:
+        await form.close()
+    try:
+        operations = json.loads(parts.pop("operations", "null"))
+    except ValueError:
+        return body
+    if not isinstance(operations, dict):
+        return body
+    # `query` and `operationName` stay at the top, so `is_mutation` reads it like a JSON body.
+    return json.dumps({**operations, "parts": parts}, sort_keys=True).encode()
 
 
 def _has_validation_failure(value: Any) -> bool:

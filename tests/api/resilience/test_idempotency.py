@@ -4,12 +4,14 @@ refused with the documented status codes."""
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import asyncpg
 import pytest
 
 from tests.factories import make_user, token_for
+from tests.schema.test_imports import IMPORT, event_line, jsonl
 from tests.schema.test_workflows import CREATE, spec
 from tests.support import GraphQLClient
 
@@ -104,3 +106,35 @@ async def test_queries_ignore_the_header(api: GraphQLClient, token: str) -> None
             headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "q"},
         )
         assert response.status_code == 200 and "idempotent-replayed" not in response.headers
+
+
+async def _upload(api: GraphQLClient, token: str, key: str, content: bytes) -> Any:
+    operations = {"query": IMPORT, "variables": {"file": None}}
+    return await api.http.post(
+        "/graphql",
+        data={"operations": json.dumps(operations), "map": json.dumps({"0": ["variables.file"]})},
+        files={"0": ("events.jsonl", content, "application/x-ndjson")},
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Idempotency-Key": key,
+            "X-Pulse-Preflight": "1",
+        },
+    )
+
+
+async def test_an_upload_retried_with_its_key_is_imported_once(
+    api: GraphQLClient, token: str, pg: asyncpg.Connection
+) -> None:
+    """Each attempt is sent with a new multipart boundary: the key still recognises it."""
+    content = jsonl([event_line(i) for i in range(3)])
+    first = await _upload(api, token, "upload-1", content)
+    again = await _upload(api, token, "upload-1", content)
+    assert first.status_code == again.status_code == 200, first.text
+    assert first.json()["data"]["importEvents"]["__typename"] == "EventImport", first.text
+    assert again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    assert await pg.fetchval("SELECT count(*) FROM event_imports") == 1
+    other = await _upload(api, token, "upload-1", jsonl([event_line(9)]))
+    assert other.status_code == 422
+    assert other.json()["errors"][0]["extensions"]["code"] == "IDEMPOTENCY_KEY_REUSED"
+    assert await pg.fetchval("SELECT count(*) FROM event_imports") == 1
