@@ -64,6 +64,8 @@ def serve(
         # Subscription frames are small: per-message deflate would cost more CPU than it
         # saves bandwidth, plus a compression context (hundreds of KiB) per open socket.
         ws_per_message_deflate=False,
+        # A websocket message is held by the same limit as an HTTP body.
+        ws_max_size=settings.max_body_bytes,
         timeout_graceful_shutdown=20,
     )
 

@@ -303,9 +303,8 @@ class PulseGraphQL(GraphQL[Context, None]):
             user=state.get("user"),
             broker=getattr(request.app.state, "broker", None),
         )
-        if context.user is not None:
-            # Most `user` fields a caller asks for are their own: no query for those.
-            context.loaders.user.prime(context.user.id, context.user)
+        # Most `user` fields a caller asks for are their own: no query for those.
+        context.reset_loaders()
         return context
 
     async def on_ws_connect(self, context: Context) -> UnsetType:
@@ -325,6 +324,7 @@ class PulseGraphQL(GraphQL[Context, None]):
             logger.warning("user %s reached the websocket cap on this instance", user.id)
             raise ConnectionRejectionError()
         self.sockets_per_user[user.id] += 1
+        assert context.request is not None  # the connection's own context
         context.request.scope.setdefault("state", {})["counted_user"] = user.id
         context.user = user
         return UnsetType()  # ack without a payload

@@ -23,7 +23,7 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from graphql import GraphQLError, GraphQLFormattedError
 from strawberry.types.execution import ExecutionResult, PreExecutionError
@@ -31,12 +31,19 @@ from strawberry.types.execution import ExecutionResult, PreExecutionError
 logger = logging.getLogger(__name__)
 
 OUTBOX_LIMIT: Final = 1000
+OUTBOX_MAX_CHARS: Final = 16 * 1024 * 1024  # the same as a cap on bytes, for big frames
 # Close code for a client too slow to keep up (RFC 6455 "try again later").
 TOO_SLOW_CLOSE_CODE: Final = 1013
 
 StreamKey = tuple[str, str, str | None, str]
 Encode = Callable[[object], str]
 Source = AsyncIterator[ExecutionResult | PreExecutionError | Any]
+
+
+class StreamContext(Protocol):
+    """What a stream needs of its GraphQL context (schema/context.py)."""
+
+    def reset_loaders(self) -> None: ...
 
 
 class Outbox:
@@ -47,10 +54,13 @@ class Outbox:
         send: Callable[[str], Awaitable[None]],
         on_overflow: Callable[[], Coroutine[Any, Any, None]],
         limit: int = OUTBOX_LIMIT,
+        max_chars: int = OUTBOX_MAX_CHARS,
     ) -> None:
         self._send = send
         self._on_overflow = on_overflow
         self._limit = limit
+        self._max_chars = max_chars
+        self._chars = 0
         # Frames and whose they are: a `next` frame is skipped once its member has left; a
         # frame without a member (the final `complete` or `error`) is always sent. Two
         # queues rather than one of pairs: no tuple per frame for the garbage collector.
@@ -65,16 +75,18 @@ class Outbox:
         self._writer = asyncio.create_task(self._write(), name="ws-outbox")
 
     async def stop(self) -> None:
-        for task in (self._writer, self._closer):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+        self._frames.clear()
+        self._owners.clear()
+        tasks = [task for task in (self._writer, self._closer) if task is not None]
+        for task in tasks:
+            task.cancel()
+        # gather: the tasks' own cancellation is collected, a cancellation of ours is not.
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def put(self, member: Member | None, frame: str) -> None:
         if self.overflowed:
             return
-        if len(self._frames) >= self._limit:
+        if len(self._frames) >= self._limit or self._chars + len(frame) > self._max_chars:
             self.overflowed = True
             self._frames.clear()
             self._owners.clear()
@@ -83,6 +95,7 @@ class Outbox:
             return
         self._frames.append(frame)
         self._owners.append(member)
+        self._chars += len(frame)
         self._ready.set()
 
     async def _write(self) -> None:
@@ -93,6 +106,7 @@ class Outbox:
                 self._ready.clear()
                 while frames:
                     frame, member = frames.popleft(), owners.popleft()
+                    self._chars -= len(frame)
                     if member is None or member.active:
                         await self._send(frame)
         except asyncio.CancelledError:
@@ -142,13 +156,15 @@ class SharedStream:
     def __init__(
         self,
         key: StreamKey,
-        open_source: Callable[[], Awaitable[Source]],
+        open_source: Callable[[Any], Awaitable[Source]],
+        context: StreamContext,
         encode: Encode,
         on_close: Callable[[SharedStream], None],
     ) -> None:
         self.key = key
         self.members: dict[Member, None] = {}  # insertion-ordered set
-        self._open_source = open_source
+        self._open_source: Callable[[Any], Awaitable[Source]] | None = open_source
+        self._context = context
         self._encode = encode
         self._on_close = on_close
         self._task = asyncio.create_task(self._pump(), name="shared-subscription")
@@ -169,7 +185,9 @@ class SharedStream:
     async def _pump(self) -> None:
         errors: list[GraphQLFormattedError] | None = None
         try:
-            source = await self._open_source()
+            assert self._open_source is not None
+            source = await self._open_source(self._context)
+            self._open_source = None
             try:
                 first = True
                 async for result in source:
@@ -182,10 +200,15 @@ class SharedStream:
                         errors = [GraphQLError(message).formatted]
                         break
                     first = False
-                    payload = self._encode(_next_payload(result))
+                    payload = self._encode(next_payload(result))
                     for member in self.members:
                         member.send_next(payload)
+                    # The next message is executed with loaders that cache nothing yet.
+                    self._context.reset_loaders()
             finally:
+                # Unlisted before closing the source: no subscriber may join a stream that
+                # is ending (its `complete` or `error` would be someone else's).
+                self._on_close(self)
                 with contextlib.suppress(Exception):
                     await source.aclose()  # type: ignore[attr-defined]
         except asyncio.CancelledError:
@@ -198,7 +221,8 @@ class SharedStream:
             member.end(errors)
 
 
-def _next_payload(result: ExecutionResult) -> dict[str, Any]:
+def next_payload(result: ExecutionResult) -> dict[str, Any]:
+    """The payload of a `next` message, as strawberry builds it."""
     payload: dict[str, Any] = {"data": result.data}
     if result.errors:
         payload["errors"] = [error.formatted for error in result.errors]
@@ -224,8 +248,14 @@ class SharedStreams:
     def get(self, key: StreamKey) -> SharedStream | None:
         return self._streams.get(key)
 
-    def open(self, key: StreamKey, open_source: Callable[[], Awaitable[Source]]) -> SharedStream:
-        stream = SharedStream(key, open_source, self._encode, self._forget)
+    def open(
+        self,
+        key: StreamKey,
+        open_source: Callable[[Any], Awaitable[Source]],
+        context: StreamContext,
+    ) -> SharedStream:
+        """Start executing: `open_source(context)` gives the stream of results."""
+        stream = SharedStream(key, open_source, context, self._encode, self._forget)
         self._streams[key] = stream
         return stream
 

@@ -67,8 +67,8 @@ class StateCollector(Collector):
             ),
             (
                 "Open authenticated websockets on this instance.",
-                "Distinct subscriptions executing (each shared by its subscribers).",
-                "Subscription operations receiving a shared stream.",
+                "Subscription executions (one per distinct subscription when shared).",
+                "Subscription operations receiving a stream.",
                 "Redis pub/sub channels this instance listens to.",
             ),
             strict=True,

@@ -18,7 +18,8 @@ from schema.loaders import Loaders
 
 @dataclass
 class Context:
-    request: Request | WebSocket
+    # None for an operation's own context on a websocket (api/websocket.py).
+    request: Request | WebSocket | None
     response: Response | WebSocket | None
     runtime: Runtime
     request_id: str
@@ -30,6 +31,13 @@ class Context:
     loaders: Loaders = field(default_factory=Loaders)
     # Filled by strawberry from the websocket `connection_init` payload.
     connection_params: dict[str, Any] | None = None
+
+    def reset_loaders(self) -> None:
+        """Fresh DataLoaders (each caches what it loaded for its whole life): a subscription
+        stream calls this between messages so each message reads current data."""
+        self.loaders = Loaders()
+        if self.user is not None:
+            self.loaders.user.prime(self.user.id, self.user)
 
 
 Info = StrawberryInfo[Context, Any]

@@ -22,7 +22,9 @@ from api.services.pubsub import channel
 from api.settings import Settings
 from models.users import Role
 from tests.factories import make_user, token_for
+from tests.schema.test_workflows import CREATE, RUN, spec
 from tests.support import GraphQLClient
+from tests.workers import StartWorker
 from tests.ws_client import subscriber, ws_url
 
 EVENTS = "subscription { eventRecorded { id kind } }"
@@ -123,9 +125,12 @@ async def test_a_subscriber_joining_a_running_stream_is_checked_itself(
         try:
             async with subscriber(api.base_url, tokens["ada"]) as late:
                 await late.subscribe(EVENTS)
+                # What a fresh subscriber gets when the resolver refuses: `next` with the
+                # error, then `complete`.
                 refused = await late.receive()
-                assert refused["type"] == "error", refused
-                assert refused["payload"][0]["extensions"]["code"] == "FEATURE_DISABLED"
+                assert refused["type"] == "next", refused
+                assert refused["payload"]["errors"][0]["extensions"]["code"] == "FEATURE_DISABLED"
+                assert (await late.receive()) == {"id": "1", "type": "complete"}
         finally:
             await api.gql(SET_FLAG, {"n": "subscriptions", "e": True}, token=tokens["root"])
         # The stream it tried to join is untouched.
@@ -232,4 +237,32 @@ async def test_resumed_subscriptions_are_not_shared(
         kinds = [(await two.next_data())["eventRecorded"]["kind"] for _ in range(2)]
         assert kinds == ["missed.1", "missed.2"]
         assert (await one.next_data())["eventRecorded"]["kind"] == "missed.2"
-        await _until(api, subscription_streams=0)  # neither went through a shared stream
+        # Two executions, one Redis channel.
+        await _until(api, subscription_streams=2, subscription_subscribers=2, realtime_channels=1)
+
+
+async def test_each_message_of_a_stream_reads_current_data(
+    api: GraphQLClient, tokens: dict[str, str], start_worker: StartWorker
+) -> None:
+    """A stream executes every message with fresh DataLoaders: the step runs of a run's
+    last update are those the run ended with, not those loaded for its first update."""
+    steps = [
+        {"connector": "log", "config": {"message": "one"}},
+        {"connector": "delay", "config": {"seconds": 1}},
+        {"connector": "log", "config": {"message": "two"}},
+    ]
+    created = await api.gql(CREATE, {"input": spec(steps=steps)}, token=tokens["ada"])
+    workflow_id = created["createWorkflow"]["id"]
+    runs = """subscription($w: ID) { workflowRunUpdated(workflowId: $w) {
+      status stepRuns { position status } } }"""
+    start_worker()
+    async with subscriber(api.base_url, tokens["ada"]) as socket:
+        await socket.subscribe(runs, {"w": workflow_id})
+        await _until(api, subscription_streams=1, realtime_channels=1)
+        await asyncio.sleep(0.2)  # the resolver's ownership check, then Redis
+        await api.gql(RUN, {"id": workflow_id}, token=tokens["ada"])
+        updates = []
+        while not updates or updates[-1]["status"] not in ("SUCCEEDED", "FAILED"):
+            updates.append((await socket.next_data(timeout=30))["workflowRunUpdated"])
+    assert updates[-1]["status"] == "SUCCEEDED", updates
+    assert [s["status"] for s in updates[-1]["stepRuns"]] == ["SUCCEEDED"] * 3, updates

@@ -4,6 +4,8 @@ caller's cached reads invalidated as after an HTTP mutation."""
 from __future__ import annotations
 
 import asyncio
+import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -156,3 +158,80 @@ async def test_admin_mutations_over_the_socket_are_refused_to_users(
     assert answer["data"] is None
     assert answer["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert await pg.fetchval("SELECT count(*) FROM feature_flags") == 0
+
+
+RECORD_MANY = """mutation($i: [EventInput!]!) { recordEvents(inputs: $i) {
+  accepted results { index status event { id kind source occurredAt data user { email } } } } }"""
+
+
+async def test_a_client_that_leaves_mid_mutation_gets_its_answer_on_retry(
+    api: GraphQLClient, token: str, pg: asyncpg.Connection
+) -> None:
+    """The socket closes once the mutation has committed but before its answer is out: the
+    mutation still finishes and its answer is stored, so the retry runs nothing."""
+    at = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+    events = [
+        {"kind": "bulk", "source": "cli", "occurredAt": at, "data": {"n": i}} for i in range(1000)
+    ]
+    async with subscriber(api.base_url, token) as socket:
+        await socket.subscribe(RECORD_MANY, {"i": events}, {"idempotencyKey": "bulk-1"})
+        for _ in range(5000):  # until the insert is committed, then leave at once
+            if await pg.fetchval("SELECT count(*) FROM events") > 0:
+                break
+            await asyncio.sleep(0.001)
+    async with subscriber(api.base_url, token) as socket:
+        for _ in range(100):
+            answer = await _run(socket, RECORD_MANY, {"i": events}, "bulk-1")
+            if "type" not in answer:  # not IDEMPOTENCY_KEY_IN_USE: the first one is done
+                break
+            assert answer["payload"][0]["extensions"]["code"] == "IDEMPOTENCY_KEY_IN_USE"
+            await asyncio.sleep(0.05)
+    assert answer["data"]["recordEvents"]["accepted"] == 1000
+    assert await pg.fetchval("SELECT count(*) FROM events") == 1000
+
+
+async def test_a_completed_operation_leaves_no_key_for_the_next_one_with_its_id(
+    api: GraphQLClient, token: str, pg: asyncpg.Connection
+) -> None:
+    async with subscriber(api.base_url, token) as socket:
+        # Subscribed and completed at once: its task may never start.
+        subscribe = {
+            "id": "x",
+            "type": "subscribe",
+            "payload": {
+                "query": CREATE,
+                "variables": {"input": spec(name="First")},
+                "extensions": {"idempotencyKey": "old-key"},
+            },
+        }
+        await socket.ws.send(json.dumps(subscribe))
+        await socket.ws.send(json.dumps({"id": "x", "type": "complete"}))
+        await asyncio.sleep(0.2)
+        # The id again, without a key: it runs, under no key.
+        reuse = {
+            "id": "x",
+            "type": "subscribe",
+            "payload": {"query": CREATE, "variables": {"input": spec(name="Second")}},
+        }
+        await socket.ws.send(json.dumps(reuse))
+        message = await socket.receive()
+        while message.get("type") == "complete":  # the first one's, if it ran
+            message = await socket.receive()
+        assert message["payload"]["data"]["createWorkflow"]["name"] == "Second", message
+        assert (await socket.receive())["type"] == "complete"
+        # The key was never taken by the second: its first real use runs.
+        used = await _run(socket, CREATE, {"input": spec(name="Third")}, "old-key-2")
+    assert used["data"]["createWorkflow"]["name"] == "Third"
+    names = {row["name"] for row in await pg.fetch("SELECT name FROM workflows")}
+    assert {"Second", "Third"} <= names
+
+
+def test_only_small_documents_are_kept_parsed() -> None:
+    from api.websocket import _operation, _parse_cached
+
+    before = _parse_cached.cache_info().currsize
+    padded = "query {" + " " * 20_000 + "me { id } }"
+    assert _operation(padded, None) is not None
+    assert _parse_cached.cache_info().currsize == before
+    assert _operation("query Small { me { id } }", None) is not None
+    assert _parse_cached.cache_info().currsize == before + 1
