@@ -55,6 +55,8 @@ RAW_SERVER = textwrap.dedent("""
 
 
 def _message(event_id: int, user_id: str) -> str:
+    """An `eventRecorded` message as ingestion publishes it; ids are also the per-user
+    numbers (`seq`), so the bench's events follow each other with no gap."""
     now = time.time()
     return json.dumps(
         {
@@ -69,6 +71,7 @@ def _message(event_id: int, user_id: str) -> str:
                     "data": {"t": now},
                     "client_id": None,
                     "created_at": "2026-01-01T00:00:00+00:00",
+                    "seq": event_id,
                 }
             ]
         }
@@ -161,7 +164,7 @@ async def _paced(
     interval = 1 / rate
     started = time.perf_counter()
     for i in range(count):
-        await redis.publish(channel, _message(10_000 + i, user_id))
+        await redis.publish(channel, _message(BURST + 1 + i, user_id))
         await asyncio.sleep(max(0.0, started + (i + 1) * interval - time.perf_counter()))
     deadline = time.perf_counter() + 30
     while fleet.received < count * SUBSCRIBERS and time.perf_counter() < deadline:

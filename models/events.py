@@ -30,6 +30,10 @@ class Event(Model):
     duration_ms = fields.IntField(null=True)
     data: Any = fields.JSONField(null=True)
     client_id = fields.CharField(max_length=128, null=True)
+    # This user's number for the event, ascending in commit order with no gaps but for
+    # duplicates (api/services/events.py): a live subscriber that sees a jump knows it
+    # missed something. Null only for rows written outside ingestion.
+    seq = fields.BigIntField(null=True)
     import_job: fields.ForeignKeyNullableRelation[EventImport] = fields.ForeignKeyField(
         "models.EventImport", related_name="events", null=True, on_delete=fields.SET_NULL
     )
@@ -39,7 +43,7 @@ class Event(Model):
 
     class Meta:
         table = "events"
-        unique_together = (("user", "client_id"),)
+        unique_together = (("user", "client_id"), ("user", "seq"))
         indexes = (("user", "occurred_at", "id"), ("processed_at", "created_at"))
 
 

@@ -37,6 +37,9 @@ class User(Model):
     locked_until = fields.DatetimeField(null=True)
     password_changed_at = fields.DatetimeField(null=True)
     last_login_at = fields.DatetimeField(null=True)
+    # The last number given to one of this user's events (events.seq). Taken with this row
+    # locked until the events commit, so a user's events are numbered in commit order.
+    event_seq = fields.BigIntField(default=0)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 

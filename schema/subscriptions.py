@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 import strawberry
+from tortoise import connections
 
 from api.realtime import RESYNC, Broker
 from api.resilience import flags
@@ -72,11 +73,27 @@ def _event(message: dict[str, Any]) -> Event:
     )
 
 
-async def _stored_after(user: User, last_id: int) -> list[dict[str, Any]]:
+async def _stored_after(user: User, last_seq: int) -> list[dict[str, Any]]:
+    """The user's events numbered after `last_seq`, in order: from the primary, where a
+    replica's lag would look like nothing was missed."""
     from api.services.events import message
 
-    rows = await EventModel.filter(user=user, id__gt=last_id).order_by("id").limit(CATCH_UP_PAGE)
+    rows = (
+        await EventModel.filter(user=user, seq__gt=last_seq)
+        .order_by("seq")
+        .limit(CATCH_UP_PAGE)
+        .using_db(connections.get("default"))
+    )
     return [message(row) for row in rows]
+
+
+async def _seq_up_to(user: User, event_id: int | None) -> int:
+    """The number of the user's newest event (with an id up to `event_id`, if given)."""
+    query = EventModel.filter(user=user, seq__isnull=False)
+    if event_id is not None:
+        query = query.filter(id__lte=event_id)
+    newest = await query.order_by("-seq").using_db(connections.get("default")).first()
+    return newest.seq if newest is not None and newest.seq is not None else 0
 
 
 @strawberry.type
@@ -93,29 +110,33 @@ class Subscription:
         start_after = decode_cursor(after, (datetime, int))[1] if after else None
         async with _broker(info).subscribe(channel(user.id, EVENTS_TOPIC)) as queue:
             # Subscribed first, then read the database: whatever is committed after this
-            # point arrives through the channel, whatever before through the query.
-            if start_after is None:
-                newest = await EventModel.filter(user=user).order_by("-id").first()
-                last_id = newest.id if newest else 0
-                pending: list[dict[str, Any]] = []
-            else:
-                last_id = start_after
-                pending = await _stored_after(user, last_id)
+            # point arrives through the channel, whatever before through the query. Events
+            # are followed by their per-user number (`seq`), which follows commit order: a
+            # live message that skips numbers means something committed earlier has not
+            # arrived (publishes may overtake each other), so the database fills the gap.
+            last = await _seq_up_to(user, start_after)
+            pending = await _stored_after(user, last) if start_after is not None else []
+            from_database = True
             while True:
-                while pending:
-                    for item in pending:
-                        if item["id"] > last_id:
-                            last_id = item["id"]
-                            if _matches(item, filter):
-                                yield _event(item)
-                    pending = (
-                        await _stored_after(user, last_id) if len(pending) == CATCH_UP_PAGE else []
-                    )
+                gap = False
+                for item in pending:
+                    seq = item.get("seq")
+                    if seq is None or seq <= last:
+                        continue  # already sent (or not numbered: nothing to order it by)
+                    if not from_database and seq != last + 1:
+                        gap = True
+                        break
+                    last = seq
+                    if _matches(item, filter):
+                        yield _event(item)
+                if gap or (from_database and len(pending) == CATCH_UP_PAGE):
+                    pending, from_database = await _stored_after(user, last), True
+                    continue
                 received = await queue.get()
                 if received is RESYNC:
-                    pending = await _stored_after(user, last_id)
+                    pending, from_database = await _stored_after(user, last), True
                 else:
-                    pending = list(received.get("events", []))
+                    pending, from_database = list(received.get("events", [])), False
 
     @strawberry.subscription(description="Status changes of your workflow runs.")
     async def workflow_run_updated(

@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 from tortoise import connections
+from tortoise.transactions import in_transaction
 
 from api.resilience import flags
 from api.runtime import Runtime
@@ -128,11 +129,12 @@ def check(draft: EventDraft, now: datetime) -> tuple[Reason | None, str | None]:
 
 _INSERT = """
 INSERT INTO events (id, user_id, kind, source, occurred_at, duration_ms, data, client_id,
-                    import_job_id, created_at, dispatched_at)
+                    seq, import_job_id, created_at, dispatched_at)
 SELECT t.id, $1, t.kind, t.source, t.occurred_at, t.duration_ms, t.data::jsonb, t.client_id,
-       $9::uuid, now(), now()
+       t.seq, $10::uuid, now(), now()
 FROM unnest($2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::int[], $7::text[],
-            $8::text[]) AS t(id, kind, source, occurred_at, duration_ms, data, client_id)
+            $8::text[], $9::bigint[])
+     AS t(id, kind, source, occurred_at, duration_ms, data, client_id, seq)
 ON CONFLICT (user_id, client_id) DO NOTHING
 RETURNING id, created_at
 """
@@ -152,7 +154,10 @@ async def record_events(rt: Runtime, user: User, drafts: list[EventDraft]) -> li
     await rt.flags.require(flags.INGESTION)
     if len(drafts) > MAX_BATCH:
         raise ValidationFailed(f"At most {MAX_BATCH} events per call.", "inputs")
-    ingested = await ingest(user, drafts)
+    # One transaction: the user's row, locked to number the events, stays locked until
+    # they are committed (see `ingest`).
+    async with in_transaction("default"):
+        ingested = await ingest(user, drafts)
     await announce(rt, user, ingested.stored)
     return ingested.results
 
@@ -185,6 +190,16 @@ async def ingest(
     conn = connections.get("default")
     stored: dict[int, Event] = {}
     if pending:
+        # The user's next numbers (models/events.py `seq`). The row lock this takes lasts
+        # until the caller's transaction commits, so numbers follow commit order: a later
+        # number is never visible before an earlier one. Taken before the ids, so that a
+        # user's ids follow the same order. Must run inside a transaction.
+        counter = await conn.execute_query_dict(
+            "UPDATE users SET event_seq = event_seq + $2 WHERE id = $1 RETURNING event_seq",
+            [user.id, len(pending)],
+        )
+        top = counter[0]["event_seq"]
+        seqs = list(range(top - len(pending) + 1, top + 1))
         # Ids first, so each inserted row maps back to its item whatever order RETURNING uses.
         id_rows = await conn.execute_query_dict(
             "SELECT nextval(pg_get_serial_sequence('events', 'id')) AS id "
@@ -204,11 +219,12 @@ async def ingest(
                 [d.duration_ms for _, d, _ in pending],
                 [encoded for _, _, encoded in pending],
                 [d.client_id for _, d, _ in pending],
+                seqs,
                 import_id,
             ],
         )
         created = {row["id"]: row["created_at"] for row in inserted}
-        for event_id, (index, draft, _) in zip(ids, pending, strict=True):
+        for event_id, seq, (index, draft, _) in zip(ids, seqs, pending, strict=True):
             if event_id in created:
                 stored[index] = Event(
                     id=event_id,
@@ -219,6 +235,7 @@ async def ingest(
                     duration_ms=draft.duration_ms,
                     data=draft.data,
                     client_id=draft.client_id,
+                    seq=seq,
                     import_job_id=import_id,
                     created_at=created[event_id],
                 )
@@ -266,4 +283,5 @@ def message(event: Event) -> dict[str, Any]:
         "data": event.data,
         "client_id": event.client_id,
         "created_at": event.created_at.isoformat(),
+        "seq": event.seq,
     }

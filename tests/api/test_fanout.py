@@ -153,6 +153,7 @@ def _published(event_id: int, user_id: str, padding: str) -> str:
                     "data": None,
                     "client_id": None,
                     "created_at": at,
+                    "seq": event_id,
                 }
             ]
         }

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed
@@ -92,6 +93,50 @@ async def test_reconnecting_with_a_cursor_gets_every_event_exactly_once(
         seen.append((await ada.next_data())["eventRecorded"]["kind"])
         assert await ada.nothing_within(0.3)
     assert seen == ["e.1", "e.2", "e.3", "e.4", "e.5"]
+
+
+async def test_an_event_whose_message_never_came_is_sent_before_the_next_one(
+    api: GraphQLClient, tokens: dict[str, str], pg: asyncpg.Connection
+) -> None:
+    """Redis pub/sub delivers at most once, and publishes from two writers may overtake
+    each other. Event "lost" is committed without a message reaching the subscriber; the
+    next event's number shows the gap, and the database fills it, in order."""
+    token = tokens["ada"]
+    async with subscriber(api.base_url, token) as ada:
+        await ada.subscribe(EVENTS)
+        await asyncio.sleep(0.2)
+        await api.gql(RECORD, {"i": _events("first")}, token=token)
+        assert (await ada.next_data())["eventRecorded"]["kind"] == "first"
+        async with pg.transaction():  # committed as ingestion does, but never published
+            seq = await pg.fetchval(
+                "UPDATE users SET event_seq = event_seq + 1 WHERE email = $1 RETURNING event_seq",
+                "ada@example.com",
+            )
+            await pg.execute(
+                "INSERT INTO events (user_id, kind, source, occurred_at, seq, created_at) "
+                "SELECT id, 'lost', 'cli', now(), $2, now() FROM users WHERE email = $1",
+                "ada@example.com",
+                seq,
+            )
+        await api.gql(RECORD, {"i": _events("next")}, token=token)
+        kinds = [(await ada.next_data())["eventRecorded"]["kind"] for _ in range(2)]
+        assert kinds == ["lost", "next"]
+        assert await ada.nothing_within(0.3)
+
+
+async def test_concurrent_writers_events_each_arrive_once_in_order(
+    api: GraphQLClient, tokens: dict[str, str]
+) -> None:
+    token = tokens["ada"]
+    async with subscriber(api.base_url, token) as ada:
+        await ada.subscribe(EVENTS)
+        await asyncio.sleep(0.2)
+        batches = [_events(*(f"w{w}.{i}" for i in range(25))) for w in range(20)]
+        await asyncio.gather(*(api.gql(RECORD, {"i": batch}, token=token) for batch in batches))
+        received = [(await ada.next_data())["eventRecorded"] for _ in range(500)]
+        assert await ada.nothing_within(0.3)
+    assert len({event["id"] for event in received}) == 500
+    assert [int(e["id"]) for e in received] == sorted(int(e["id"]) for e in received)
 
 
 async def test_workflow_runs_of_another_user_are_not_found(
