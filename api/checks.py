@@ -5,6 +5,7 @@ checks whatever ENVIRONMENT says."""
 from __future__ import annotations
 
 import logging
+import tempfile
 
 import redis.asyncio as redis
 
@@ -47,9 +48,22 @@ async def redis_problems(settings: Settings) -> list[str]:
     return []
 
 
+def upload_dir_problems(settings: Settings) -> list[str]:
+    """UPLOAD_DIR must be a writable directory (created if missing): the API stores uploads
+    there, and the workers read them from it."""
+    path = settings.upload_dir
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".pulse-check-"):
+            pass
+    except OSError as error:
+        return [f"UPLOAD_DIR {path} is not a writable directory: {error.strerror or error}"]
+    return []
+
+
 async def production_problems(settings: Settings) -> list[str]:
     """Every reason production would refuse these settings."""
-    problems = settings.static_problems()
+    problems = settings.static_problems() + upload_dir_problems(settings)
     if settings.database_url:
         problems += await database_problems(settings)
     if settings.redis_url:
@@ -61,6 +75,10 @@ def warnings_for(settings: Settings) -> list[str]:
     notes = []
     if settings.is_production and not settings.sentry_dsn:
         notes.append("SENTRY_DSN is not set: errors will only reach the logs")
+    if settings.is_production and settings.webhook_allow_private:
+        notes.append(
+            "WEBHOOK_ALLOW_PRIVATE is on: workflows may send requests to internal addresses"
+        )
     return notes
 
 

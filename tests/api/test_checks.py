@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -99,6 +100,29 @@ def test_missing_sentry_dsn_in_production_is_a_warning(settings: Settings) -> No
         "SENTRY_DSN is not set: errors will only reach the logs"
     ]
     assert checks.warnings_for(production(settings, sentry_dsn="https://k@sentry.example/1")) == []
+
+
+def test_private_webhook_targets_in_production_are_a_warning(settings: Settings) -> None:
+    notes = checks.warnings_for(
+        production(settings, sentry_dsn="https://k@sentry.example/1", webhook_allow_private=True)
+    )
+    assert notes == [
+        "WEBHOOK_ALLOW_PRIVATE is on: workflows may send requests to internal addresses"
+    ]
+
+
+async def test_an_upload_dir_that_cannot_be_written_is_named(
+    settings: Settings, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    problems = await checks.production_problems(
+        production(settings, upload_dir=blocker / "uploads")
+    )
+    assert len(problems) == 1 and problems[0].startswith(f"UPLOAD_DIR {blocker / 'uploads'}")
+    created = tmp_path / "new" / "uploads"
+    assert await checks.production_problems(production(settings, upload_dir=created)) == []
+    assert created.is_dir()
 
 
 def test_check_command_passes_a_safe_configuration(settings: Settings) -> None:
