@@ -46,7 +46,12 @@ from strawberry.types.execution import ExecutionResult, PreExecutionError
 
 from api.fanout import TOO_SLOW_CLOSE_CODE, Member, Outbox, SharedStreams, StreamKey, next_payload
 from api.resilience import flags
-from api.resilience.idempotency import MAX_KEY_LENGTH, RUNNING_TTL_SECONDS, IdempotencyError
+from api.resilience.idempotency import (
+    MAX_KEY_LENGTH,
+    RUNNING_TTL_SECONDS,
+    IdempotencyError,
+    canonical_request,
+)
 from api.services.errors import PulseError, RateLimited, ServiceUnavailable
 from schema.context import Context
 from schema.limits import MAX_TOKENS, check_document
@@ -336,14 +341,7 @@ class PulseTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
             self._answer(operation, (400, "", [_error(invalid)]))
             return
         owner, store = str(user.id), self.context.runtime.idempotency
-        request = json.dumps(
-            {
-                "query": operation.query,
-                "variables": operation.variables,
-                "operationName": operation.operation_name,
-            },
-            sort_keys=True,
-        ).encode()
+        request = canonical_request(operation.query, operation.variables, operation.operation_name)
         try:
             stored = await store.begin(owner, key, request)
         except IdempotencyError as error:

@@ -62,12 +62,31 @@ def is_mutation(body: bytes) -> bool:
     return False
 
 
+def canonical_request(
+    query: object, variables: object, operation_name: object, **extra: object
+) -> bytes:
+    """A request as its key remembers it: the operation, whatever the transport (HTTP JSON,
+    multipart, websocket), key order or whitespace, so a retry over another transport
+    matches too. `query` and `operationName` stay at the top for `is_mutation`."""
+    request = {"query": query, "variables": variables or {}, "operationName": operation_name}
+    return json.dumps({**request, **extra}, sort_keys=True, separators=(",", ":")).encode()
+
+
 async def request_identity(content_type: str, body: bytes) -> bytes:
-    """What identifies a request for its key. A JSON body is itself. A multipart upload (the
-    GraphQL multipart request spec) is its operations and map with each file's SHA-256: the
-    part boundary is random on every attempt, so the raw bytes of a retry never match."""
+    """What identifies an HTTP request for its key (see `canonical_request`). A multipart
+    upload (the GraphQL multipart request spec) adds its map and each file's SHA-256: the
+    part boundary is random on every attempt, so the raw bytes of a retry never match. A
+    body that is not a GraphQL request is itself."""
     if content_type.split(";")[0].strip().lower() != "multipart/form-data":
-        return body
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            return body
+        if not isinstance(payload, dict):
+            return body
+        return canonical_request(
+            payload.get("query"), payload.get("variables"), payload.get("operationName")
+        )
 
     async def stream() -> AsyncGenerator[bytes, None]:
         yield body
@@ -92,8 +111,12 @@ async def request_identity(content_type: str, body: bytes) -> bytes:
         return body
     if not isinstance(operations, dict):
         return body
-    # `query` and `operationName` stay at the top, so `is_mutation` reads it like a JSON body.
-    return json.dumps({**operations, "parts": parts}, sort_keys=True).encode()
+    return canonical_request(
+        operations.get("query"),
+        operations.get("variables"),
+        operations.get("operationName"),
+        parts=parts,
+    )
 
 
 def _has_validation_failure(value: Any) -> bool:

@@ -235,3 +235,33 @@ def test_only_small_documents_are_kept_parsed() -> None:
     assert _parse_cached.cache_info().currsize == before
     assert _operation("query Small { me { id } }", None) is not None
     assert _parse_cached.cache_info().currsize == before + 1
+
+
+async def test_one_key_is_one_request_over_http_and_the_socket(
+    api: GraphQLClient, token: str, pg: asyncpg.Connection
+) -> None:
+    """A client that retries over the other transport gets the first answer."""
+    variables = {"input": spec()}
+    first = await api.http.post(
+        "/graphql",
+        # Other key order and spacing than the socket's message: the same request.
+        content=json.dumps({"variables": variables, "query": CREATE}, indent=2),
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Idempotency-Key": "both-ways",
+            "Content-Type": "application/json",
+        },
+    )
+    assert first.status_code == 200, first.text
+    async with subscriber(api.base_url, token) as socket:
+        again = await _run(socket, CREATE, variables, "both-ways")
+        created = await _run(socket, CREATE, {"input": spec(name="Socket first")}, "other-way")
+    assert again == first.json()
+    replayed = await api.http.post(
+        "/graphql",
+        json={"query": CREATE, "variables": {"input": spec(name="Socket first")}},
+        headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "other-way"},
+    )
+    assert replayed.headers["idempotent-replayed"] == "true"
+    assert replayed.json() == created
+    assert await _workflows(pg) == 2
