@@ -125,6 +125,7 @@ class Settings(BaseSettings):
     # Retention.
     retention_runs_days: int = Field(default=90, ge=1)
     retention_dead_letters_days: int = Field(default=30, ge=1)
+    retention_imports_days: int = Field(default=30, ge=1)
 
     @field_validator("database_url", "database_read_url", mode="after")
     @classmethod

@@ -15,4 +15,6 @@ async def prune_history(ctx: dict[str, Any]) -> dict[str, int]:
     return await retention.prune(
         runs_older_than=timedelta(days=settings.retention_runs_days),
         dead_letters_older_than=timedelta(days=settings.retention_dead_letters_days),
+        imports_older_than=timedelta(days=settings.retention_imports_days),
+        upload_dir=settings.upload_dir,
     )

@@ -1,19 +1,38 @@
-"""Retention: old run history and resolved dead letters are pruned nightly."""
+"""Retention: old run history, resolved dead letters and finished imports are pruned
+nightly."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import shutil
+import time
+import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+from api.services.imports.job import FINISHED as IMPORT_FINISHED
 from api.services.workflows import FINISHED
 from models.events import DeadLetterStatus, FailedEvent
+from models.imports import EventImport
+from models.users import User
 from models.workflows import WorkflowRun
+
+logger = logging.getLogger(__name__)
+
+STALE_UPLOAD_SECONDS = 24 * 3600
 
 
 async def prune(
-    *, runs_older_than: timedelta, dead_letters_older_than: timedelta
+    *,
+    runs_older_than: timedelta,
+    dead_letters_older_than: timedelta,
+    imports_older_than: timedelta,
+    upload_dir: Path,
 ) -> dict[str, int]:
-    """Delete finished runs (their step runs cascade) and resolved dead letters past their
-    age. Open dead letters and unfinished runs are kept whatever their age."""
+    """Delete finished runs (their step runs cascade), resolved dead letters and finished
+    imports past their age. Open dead letters, unfinished runs and unfinished imports are
+    kept whatever their age. An import's events stay; its files go."""
     now = datetime.now(UTC)
     runs = await WorkflowRun.filter(
         created_at__lt=now - runs_older_than, status__in=list(FINISHED)
@@ -21,4 +40,51 @@ async def prune(
     letters = await FailedEvent.filter(
         status=DeadLetterStatus.RESOLVED, resolved_at__lt=now - dead_letters_older_than
     ).delete()
-    return {"workflow_runs": runs, "dead_letters": letters}
+    old_imports = await EventImport.filter(
+        status__in=list(IMPORT_FINISHED), finished_at__lt=now - imports_older_than
+    ).values_list("id", "user_id")
+    imports = await EventImport.filter(id__in=[row[0] for row in old_imports]).delete()
+    await asyncio.to_thread(_remove_import_files, upload_dir, old_imports)
+    existing = {uuid.UUID(str(i)) for i in await User.all().values_list("id", flat=True)}
+    folders = await asyncio.to_thread(_remove_orphan_folders, upload_dir, existing)
+    return {
+        "workflow_runs": runs,
+        "dead_letters": letters,
+        "imports": imports,
+        "upload_folders": folders,
+    }
+
+
+def _remove_import_files(upload_dir: Path, imports: list[tuple[uuid.UUID, uuid.UUID]]) -> None:
+    """An import's data file (a failed import keeps it) and its rejections file."""
+    for import_id, user_id in imports:
+        folder = upload_dir / str(user_id)
+        for name in (f"{import_id}.jsonl", f"{import_id}.rejections.jsonl"):
+            (folder / name).unlink(missing_ok=True)
+
+
+def _remove_orphan_folders(upload_dir: Path, users: set[uuid.UUID]) -> int:
+    """Upload folders (named by user id) of users that no longer exist, and uploads that
+    never finished (`.part`). Only what is a day old: a folder or file that new belongs to
+    an upload in progress, perhaps of a user created after `users` was read."""
+    if not upload_dir.is_dir():
+        return 0
+    cutoff = time.time() - STALE_UPLOAD_SECONDS
+    removed = 0
+    for folder in upload_dir.iterdir():
+        try:
+            owner = uuid.UUID(folder.name)
+        except ValueError:
+            continue  # not ours
+        if not folder.is_dir():
+            continue
+        if owner not in users:
+            if folder.stat().st_mtime < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
+                removed += 1
+                logger.info("removed the upload folder of deleted user %s", owner)
+            continue
+        for partial in folder.glob("*.part"):
+            if partial.stat().st_mtime < cutoff:
+                partial.unlink(missing_ok=True)
+    return removed
