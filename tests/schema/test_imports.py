@@ -14,11 +14,12 @@ import asyncpg
 import httpx
 import pytest
 
+from api.app import create_app
 from api.settings import Settings, load_settings
 from models.users import Role
 from tests.factories import make_user, token_for
 from tests.jobs.conftest import StartWorker, eventually
-from tests.support import GraphQLClient
+from tests.support import GraphQLClient, serve_app
 from tests.ws_client import subscriber
 
 IMPORT = """mutation($file: Upload!) { importEvents(file: $file) {
@@ -344,3 +345,26 @@ async def test_progress_of_a_finished_import_is_its_state_then_complete(
         await ada.subscribe(PROGRESS, {"id": result["id"]})
         assert (await ada.next_data())["importProgress"]["status"] == "COMPLETED"
         assert (await ada.receive())["type"] == "complete"
+
+
+async def test_uploads_are_charged_by_size_against_the_rate_limit(
+    settings: Settings, pg: asyncpg.Connection, upload_dir: Path
+) -> None:
+    """One unit per KiB: under a 150-unit limit a 100 KiB file goes in, a second one does
+    not (429, nothing kept)."""
+    limited = settings.model_copy(update={"rate_limit_user": "150/minute"})
+    async with serve_app(create_app(limited)) as url:
+        await make_user("ada@example.com")
+        client = GraphQLClient(url)
+        token = await token_for(client, "ada@example.com")
+        line = jsonl([event_line(0, data={"pad": "x" * 1000})])
+        content = line * (100 * 1024 // len(line))
+        first = await upload(client, content, token=token)
+        assert first.json()["data"]["importEvents"]["__typename"] == "EventImport", first.text
+        second = await upload(client, content, token=token)
+        assert second.status_code == 429, second.text
+        assert second.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+        assert int(second.headers["retry-after"]) >= 1
+        await client.aclose()
+    assert await pg.fetchval("SELECT count(*) FROM event_imports") == 1
+    assert len(upload_files(upload_dir)) == 1
