@@ -119,7 +119,16 @@ class PulseGraphQL(GraphQL[Context, None]):
         request deadline (which also bounds waiting for a pooled connection)."""
         runtime: Runtime = scope["app"].state.runtime
         breaker = runtime.breaker
-        body, receive = await _buffered(scope, receive)
+        headers = Headers(scope=scope)
+        upload = headers.get("content-type", "").split(";")[0].strip().lower() == (
+            "multipart/form-data"
+        )
+        if upload and "idempotency-key" not in headers:
+            # Not cacheable, and nothing else needs its bytes: the file streams on to the
+            # multipart parser (which spools it to disk) instead of being held here too.
+            body = b""
+        else:
+            body, receive = await _buffered(scope, receive)
         cache_as = self._cache_owner(scope, body, runtime)
         request_key = body if scope["method"] == "POST" else scope["query_string"]
         # Half-open: a real `SELECT 1` decides, not whether this request happens to query.
@@ -191,7 +200,9 @@ class PulseGraphQL(GraphQL[Context, None]):
             return
         if state.get("user") is not None and not state.get("db_failed"):
             breaker.record_success()  # authenticate() loaded the caller from the database
-        await self._after(runtime, state, body, cache_as, request_key, status, b"".join(chunks))
+        await self._after(
+            runtime, state, body, upload, cache_as, request_key, status, b"".join(chunks)
+        )
 
     @staticmethod
     def _cache_owner(scope: Scope, body: bytes, runtime: Runtime) -> str | None:
@@ -219,16 +230,18 @@ class PulseGraphQL(GraphQL[Context, None]):
         runtime: Runtime,
         state: dict[str, Any],
         body: bytes,
+        upload: bool,
         cache_as: str | None,
         request_key: bytes,
         status: int,
         response: bytes,
     ) -> None:
-        """Cache a good read; a successful mutation invalidates the user's cached reads."""
+        """Cache a good read; a successful mutation (an upload is one) invalidates the
+        user's cached reads."""
         user = state.get("user")
         if cache_as and status == 200 and b'"errors"' not in response:
             await runtime.cache.put(cache_as, request_key, response)
-        elif user is not None and status == 200 and is_mutation(body):
+        elif user is not None and status == 200 and (upload or is_mutation(body)):
             await runtime.cache.invalidate(str(user.id))
 
     async def _idempotent(self, scope: Scope, receive: Receive, send: Send, key: str) -> None:
@@ -343,12 +356,13 @@ def client_ip(scope: Scope, header: str | None) -> str:
 
 async def _buffered(scope: Scope, receive: Receive) -> tuple[bytes, Receive]:
     """The whole request body, and a `receive` that replays it to the app."""
-    body = bytearray()
+    chunks = []
     while True:
         message = await receive()
-        body += message.get("body", b"")
+        chunks.append(message.get("body", b""))
         if message["type"] != "http.request" or not message.get("more_body", False):
             break
+    body = b"".join(chunks)  # one copy, shared by the caller and the replay
     replayed = False
 
     async def replay() -> Message:
@@ -356,9 +370,9 @@ async def _buffered(scope: Scope, receive: Receive) -> tuple[bytes, Receive]:
         if replayed:
             return await receive()
         replayed = True
-        return {"type": "http.request", "body": bytes(body), "more_body": False}
+        return {"type": "http.request", "body": body, "more_body": False}
 
-    return bytes(body), replay
+    return body, replay
 
 
 def _drain(task: asyncio.Task[None]) -> None:
