@@ -21,12 +21,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any, Final, Protocol
 
 from graphql import GraphQLError, GraphQLFormattedError
 from strawberry.types.execution import ExecutionResult, PreExecutionError
+
+from api.logs import request_id_var
 
 logger = logging.getLogger(__name__)
 
@@ -183,6 +186,9 @@ class SharedStream:
             self._task.cancel()
 
     async def _pump(self) -> None:
+        # The task inherited the request id of the subscriber that opened the stream; its
+        # logs are the stream's, whoever still listens.
+        request_id_var.set(f"stream-{uuid.uuid4().hex[:16]}")
         errors: list[GraphQLFormattedError] | None = None
         try:
             assert self._open_source is not None
