@@ -7,6 +7,7 @@ import contextvars
 import json
 import logging
 import sys
+import time
 from datetime import UTC, datetime
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
@@ -14,6 +15,31 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 )
 
 _RESERVED = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "request_id"}
+
+
+class Throttle:
+    """Lets a repeated warning through at most once per `seconds` (per message template),
+    saying how many it held back: an outage must show in the logs, not flood them with a
+    line or three per request."""
+
+    def __init__(self, logger: logging.Logger, seconds: float = 10.0) -> None:
+        self.logger = logger
+        self.seconds = seconds
+        self._last: dict[str, float] = {}
+        self._held: dict[str, int] = {}
+
+    def warning(self, message: str, *args: object) -> None:
+        now = time.monotonic()
+        last = self._last.get(message)
+        if last is not None and now - last < self.seconds:
+            self._held[message] = self._held.get(message, 0) + 1
+            return
+        self._last[message] = now
+        held = self._held.pop(message, 0)
+        if held:
+            self.logger.warning(message + " (and %d more since)", *args, held)
+        else:
+            self.logger.warning(message, *args)
 
 
 class RequestIdFilter(logging.Filter):

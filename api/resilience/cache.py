@@ -28,7 +28,11 @@ from typing import Any
 from graphql import FieldNode, GraphQLError, OperationDefinitionNode, OperationType, parse
 from redis.asyncio import Redis
 
+from api.logs import Throttle
+
 logger = logging.getLogger(__name__)
+# Once per Redis outage, not once per request.
+warn = Throttle(logger)
 
 CACHEABLE_FIELDS = frozenset({"me", "patterns", "suggestions", "workflows", "workflow"})
 TTL_SECONDS = 600
@@ -90,7 +94,7 @@ class ReadCache:
             return value
         except Exception as error:
             if not self.memory_fallback:
-                logger.warning("read cache unavailable: %s", error)
+                warn.warning("read cache unavailable: %s", error)
                 return None
             key = self._key(user_id, self._memory_versions.get(user_id, 0), request)
             entry = self._memory.get(key)
@@ -104,9 +108,9 @@ class ReadCache:
             await self.redis.set(key, response, ex=TTL_SECONDS)
         except Exception as error:
             if not self.memory_fallback:
-                logger.warning("read cache unavailable: %s", error)
+                warn.warning("read cache unavailable: %s", error)
                 return
-            logger.warning("read cache: Redis unavailable, caching in memory (%s)", error)
+            warn.warning("read cache: Redis unavailable, caching in memory (%s)", error)
             key = self._key(user_id, self._memory_versions.get(user_id, 0), request)
             self._memory[key] = (time.monotonic() + TTL_SECONDS, response)
             self._memory.move_to_end(key)

@@ -21,9 +21,12 @@ from limits.aio.storage import MemoryStorage, RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from redis.asyncio import ConnectionPool
 
+from api.logs import Throttle
 from api.services.errors import RateLimited, ServiceUnavailable
 
 logger = logging.getLogger(__name__)
+# Once per Redis outage, not once per request.
+warn = Throttle(logger)
 
 # Per email address: how often a mail can be asked for.
 VERIFICATION_MAIL_PER_EMAIL = parse("3/hour")
@@ -51,7 +54,7 @@ class RateLimiter:
                 return
             stats = await self.limiter.get_window_stats(item, *identifiers)
         except Exception as error:  # redis-py raises several families for an outage
-            logger.warning("rate limit storage unavailable: %s", error)
+            warn.warning("rate limit storage unavailable: %s", error)
             raise ServiceUnavailable("Temporarily unavailable; try again shortly.") from error
         retry_after = max(1, math.ceil(stats.reset_time - time.time()))
         raise RateLimited(f"Too many requests; try again in {retry_after} seconds.", retry_after)
@@ -80,7 +83,7 @@ class OperationLimiter:
             allowed = await self.shared.hit(item, "op", identity, cost=cost)
             limiter = self.shared
         except Exception as error:
-            logger.warning("rate limit storage unavailable (%s); limiting per instance", error)
+            warn.warning("rate limit storage unavailable (%s); limiting per instance", error)
             limiter = self.local
             allowed = await limiter.hit(item, "op", identity, cost=cost)
         if allowed:
