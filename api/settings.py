@@ -100,6 +100,8 @@ class Settings(BaseSettings):
     breaker_failure_threshold: int = Field(default=5, ge=1, le=1000)
     breaker_reset_seconds: float = Field(default=5.0, gt=0, le=600)
     request_timeout_seconds: float = Field(default=15.0, gt=0, le=600)
+    # Longest wait for one Redis call on the request path before its fallback.
+    redis_timeout_seconds: float = Field(default=1.0, gt=0, le=30)
     # Cost units (see schema/limits.py) per user, and per client IP when anonymous, shared by
     # every instance; and the header a trusted proxy sets with the client's address (unset:
     # the socket's peer address is the client).

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from api.resilience.latch import OutageLatch, RedisSkipped
 from api.services.errors import ServiceUnavailable
 
 logger = logging.getLogger(__name__)
@@ -32,8 +33,9 @@ WINDOW_SECONDS = 15 * 60
 
 
 class LoginThrottle:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, latch: OutageLatch | None = None) -> None:
         self.redis = redis
+        self.latch = latch or OutageLatch()
 
     @staticmethod
     def _keys(email: str, ip: str) -> list[tuple[str, Policy]]:
@@ -45,6 +47,7 @@ class LoginThrottle:
         current = time.time() if now is None else now
         wait = 0.0
         try:
+            self.latch.check()  # fail closed at once while Redis is known to be failing
             for key, policy in self._keys(email, ip):
                 state: dict[bytes, bytes] = await self.redis.hgetall(key)  # type: ignore[misc]
                 if not state:
@@ -60,6 +63,8 @@ class LoginThrottle:
                     continue
                 wait = max(wait, last + delay - current)
         except Exception as error:
+            if not isinstance(error, RedisSkipped):
+                self.latch.failed()
             logger.warning("login throttle unavailable: %s", error)
             raise ServiceUnavailable("Sign-in is temporarily unavailable.") from error
         return max(0, math.ceil(wait))

@@ -29,6 +29,7 @@ from graphql import FieldNode, GraphQLError, OperationDefinitionNode, OperationT
 from redis.asyncio import Redis
 
 from api.logs import Throttle
+from api.resilience.latch import OutageLatch, RedisSkipped
 
 logger = logging.getLogger(__name__)
 # Once per Redis outage, not once per request.
@@ -63,9 +64,12 @@ def cacheable(query: str, operation_name: str | None) -> bool:
 
 
 class ReadCache:
-    def __init__(self, redis: Redis, *, memory_fallback: bool) -> None:
+    def __init__(
+        self, redis: Redis, *, memory_fallback: bool, latch: OutageLatch | None = None
+    ) -> None:
         self.redis = redis
         self.memory_fallback = memory_fallback
+        self.latch = latch or OutageLatch()
         self._memory: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
         self._memory_versions: dict[str, int] = {}
         # Users whose last invalidation did not reach Redis (replayed when it answers).
@@ -79,20 +83,24 @@ class ReadCache:
 
     async def _version(self, user_id: str) -> int:
         try:
+            self.latch.check()
             await self._replay()
             value = await self.redis.get(f"cache:ver:{user_id}")
             return int(value or 0)
-        except Exception:
+        except Exception as error:
+            self._failed(error)
             if not self.memory_fallback:
                 raise
             return self._memory_versions.get(user_id, 0)
 
     async def get(self, user_id: str, request: bytes) -> bytes | None:
         try:
+            self.latch.check()
             key = self._key(user_id, await self._version(user_id), request)
             value: bytes | None = await self.redis.get(key)
             return value
         except Exception as error:
+            self._failed(error)
             if not self.memory_fallback:
                 warn.warning("read cache unavailable: %s", error)
                 return None
@@ -104,9 +112,11 @@ class ReadCache:
 
     async def put(self, user_id: str, request: bytes, response: bytes) -> None:
         try:
+            self.latch.check()
             key = self._key(user_id, await self._version(user_id), request)
             await self.redis.set(key, response, ex=TTL_SECONDS)
         except Exception as error:
+            self._failed(error)
             if not self.memory_fallback:
                 warn.warning("read cache unavailable: %s", error)
                 return
@@ -122,13 +132,19 @@ class ReadCache:
         self._memory_versions[user_id] = self._memory_versions.get(user_id, 0) + 1
         self._lost.add(user_id)
         try:
+            self.latch.check()
             await self._replay()
         except Exception as error:
+            self._failed(error)
             logger.warning(
                 "read cache: invalidation for %s kept until Redis answers: %s", user_id, error
             )
             if self._replayer is None or self._replayer.done():
                 self._replayer = asyncio.create_task(self._replay_until_done())
+
+    def _failed(self, error: Exception) -> None:
+        if not isinstance(error, RedisSkipped):
+            self.latch.failed()
 
     async def _replay(self) -> None:
         """Bump the version of every user whose invalidation is still owed to Redis."""

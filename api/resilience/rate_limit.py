@@ -22,6 +22,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from redis.asyncio import ConnectionPool
 
 from api.logs import Throttle
+from api.resilience.latch import OutageLatch, RedisSkipped
 from api.services.errors import RateLimited, ServiceUnavailable
 
 logger = logging.getLogger(__name__)
@@ -37,7 +38,10 @@ REGISTRATIONS_PER_IP = parse("10/hour")
 
 
 class RateLimiter:
-    def __init__(self, redis_url: str, pool: ConnectionPool) -> None:
+    def __init__(
+        self, redis_url: str, pool: ConnectionPool, latch: OutageLatch | None = None
+    ) -> None:
+        self.latch = latch or OutageLatch()
         # Sharing the process's pool: one set of connections, closed with the rest.
         self.storage = RedisStorage(
             "async+" + redis_url,
@@ -49,11 +53,14 @@ class RateLimiter:
     async def hit(self, item: RateLimitItem, *identifiers: str) -> None:
         """Count one request; `RateLimited` (with seconds to wait) when over the limit."""
         try:
+            self.latch.check()  # fail closed at once while Redis is known to be failing
             allowed = await self.limiter.hit(item, *identifiers)
             if allowed:
                 return
             stats = await self.limiter.get_window_stats(item, *identifiers)
         except Exception as error:  # redis-py raises several families for an outage
+            if not isinstance(error, RedisSkipped):
+                self.latch.failed()
             warn.warning("rate limit storage unavailable: %s", error)
             raise ServiceUnavailable("Temporarily unavailable; try again shortly.") from error
         retry_after = max(1, math.ceil(stats.reset_time - time.time()))
@@ -66,7 +73,15 @@ class RateLimiter:
 class OperationLimiter:
     """Cost-based limit on GraphQL operations (see the module docstring)."""
 
-    def __init__(self, redis_url: str, pool: ConnectionPool, per_user: str, per_ip: str) -> None:
+    def __init__(
+        self,
+        redis_url: str,
+        pool: ConnectionPool,
+        per_user: str,
+        per_ip: str,
+        latch: OutageLatch | None = None,
+    ) -> None:
+        self.latch = latch or OutageLatch()
         self.per_user = parse(per_user)
         self.per_ip = parse(per_ip)
         storage = RedisStorage(
@@ -80,9 +95,12 @@ class OperationLimiter:
     async def charge(self, identity: str, authenticated: bool, cost: int) -> None:
         item = self.per_user if authenticated else self.per_ip
         try:
+            self.latch.check()
             allowed = await self.shared.hit(item, "op", identity, cost=cost)
             limiter = self.shared
         except Exception as error:
+            if not isinstance(error, RedisSkipped):
+                self.latch.failed()
             warn.warning("rate limit storage unavailable (%s); limiting per instance", error)
             limiter = self.local
             allowed = await limiter.hit(item, "op", identity, cost=cost)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +17,14 @@ from redis.asyncio import Redis
 
 from api.app import create_app
 from api.embedded import EmbeddedRedis
+from api.resilience.latch import OPEN_SECONDS
 from api.resilience.rate_limit import OperationLimiter
 from api.runtime import Runtime
 from api.settings import Settings
 from tests.factories import LOGIN, PASSWORD, make_user, token_for
 from tests.schema.test_workflows import spec
 from tests.support import GraphQLClient, serve_app
+from tests.tcp_proxy import TcpProxy
 
 ME = "{ me { id } }"  # costs 2
 # The exact request bytes, so the test can look the cached entry up by its key.
@@ -117,6 +120,8 @@ async def test_redis_stopped_and_restarted_cache_and_rate_limit(
             assert ready.status_code == 503 and ready.json()["failing"] == ["redis"]
 
             redis.start()  # same port and data; the API is not restarted
+            # Redis failed moments ago: the API tries it again once its latch expires.
+            await asyncio.sleep(OPEN_SECONDS + 0.5)
 
             ready = await client.http.get("/readyz")
             assert ready.status_code == 200, ready.json()
@@ -134,4 +139,56 @@ async def test_redis_stopped_and_restarted_cache_and_rate_limit(
             assert await token_for(client, "ada@example.com")  # login is back
             await client.aclose()
     finally:
+        redis.stop()
+
+
+async def test_a_redis_that_hangs_costs_a_request_its_timeout_at_most_once(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Redis accepts connections but answers nothing (a proxy holds every byte). Each Redis
+    call gives up after REDIS_TIMEOUT_SECONDS; after the first failure the latch sends the
+    next requests straight to their fallbacks. Once Redis answers again, so does the shared
+    rate limit."""
+    redis = EmbeddedRedis(tmp_path / "redis").start()
+    proxy = await TcpProxy(redis.port).start()
+    private = settings.model_copy(
+        update={
+            "redis_url": f"redis://127.0.0.1:{proxy.port}/0",
+            "rate_limit_user": LIMIT,
+            "redis_timeout_seconds": 0.5,
+        }
+    )
+    app = create_app(private)
+    try:
+        async with serve_app(app) as url:
+            client = GraphQLClient(url)
+            user = await make_user()
+            token = await token_for(client, "ada@example.com")
+            await client.gql(ME, token=token)
+            proxy.latency = 3600  # hung
+
+            timings = []
+            for _ in range(6):
+                started = time.perf_counter()
+                response = await client.post(ME, token=token)
+                timings.append(time.perf_counter() - started)
+                assert response.status_code == 200, response.text
+            assert timings[0] < 3 * 0.5, timings  # the timeout, paid once per Redis call
+            assert max(timings[1:]) < 0.25, timings  # the latch: no waiting at all
+
+            started = time.perf_counter()
+            login = await client.post(LOGIN, {"email": "ada@example.com", "password": PASSWORD})
+            assert login.status_code == 503, login.text  # login fails closed, promptly
+            assert time.perf_counter() - started < 3 * 0.5
+
+            proxy.latency = 0
+            used = await _used(redis.url, str(user.id))
+            # The latch lets Redis be tried again OPEN_SECONDS after the last failed call
+            # (a call still in flight when the test got here may fail up to a timeout later).
+            await asyncio.sleep(OPEN_SECONDS + 1)
+            assert (await client.post(ME, token=token)).status_code == 200
+            assert await _used(redis.url, str(user.id)) == used + 2  # charged in Redis again
+            await client.aclose()
+    finally:
+        await proxy.stop()
         redis.stop()
