@@ -190,6 +190,14 @@ class PulseGraphQL(GraphQL[Context, None]):
             return
         error = task.exception()
         if error is not None:
+            if isinstance(error, RedisError):
+                # Redis, not the database: a 503 the client may retry, the breaker untouched.
+                breaker.release_probe()
+                logger.warning("Redis unavailable: %s", error)
+                if not started:
+                    unavailable = ServiceUnavailable("Temporarily unavailable; retry shortly.", 5)
+                    await graphql_error_response(unavailable, 503)(scope, receive, send)
+                return
             if not is_connection_error(error):
                 breaker.release_probe()
                 raise error
@@ -296,7 +304,10 @@ class PulseGraphQL(GraphQL[Context, None]):
         except BaseException:
             await store.abandon(owner, key)
             raise
-        await store.finish(owner, key, bytes(body), status, b"".join(chunks))
+        try:
+            await store.finish(owner, key, bytes(body), status, b"".join(chunks))
+        except RedisError as error:  # answered already; the key frees itself
+            logger.warning("could not store an idempotent answer: %s", error)
 
     @staticmethod
     async def _unavailable(scope: Scope, receive: Receive, send: Send, retry_after: int) -> None:

@@ -24,7 +24,10 @@ import time
 from collections.abc import Awaitable, Callable
 
 import asyncpg
+from redis.exceptions import RedisError
 from tortoise.exceptions import DBConnectionError
+
+from api.services.errors import PulseError
 
 
 class BreakerState(enum.IntEnum):
@@ -52,10 +55,15 @@ _CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
 
 
 def is_connection_error(error: BaseException | None) -> bool:
-    """True when `error`, or anything it was raised from, means the database is unreachable."""
+    """True when `error`, or anything it was raised from, means the database is unreachable.
+    A Redis failure never does, whatever socket error it came from, and neither does one of
+    our own errors (already classified, e.g. "sign-in is unavailable" while Redis is down):
+    counting those would open the database breaker during a Redis outage."""
     seen: set[int] = set()
     while error is not None and id(error) not in seen:
         seen.add(id(error))
+        if isinstance(error, RedisError | PulseError):
+            return False
         if isinstance(error, _CONNECTION_ERRORS):
             return True
         error = error.__cause__ or error.__context__

@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 
 from api.auth import passwords
 from api.auth.throttle import LoginThrottle
+from api.resilience.latch import OPEN_SECONDS
 from api.settings import Settings
 from models.users import User
 from tests.factories import LOGIN, ME, PASSWORD, REFRESH, login, make_user
@@ -181,7 +182,16 @@ async def test_login_fails_closed_when_redis_is_down(settings: Settings, tmp_pat
             assert response.status_code == 503 and int(response.headers["retry-after"]) >= 1
             assert body["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
             assert "Unexpected" not in body["errors"][0]["message"]
+            # A Redis outage is not a database outage: the database breaker stays closed,
+            # however many sign-ins fail meanwhile.
+            for _ in range(2 * private.breaker_failure_threshold):
+                again = await client.post(LOGIN, {"email": "ada@example.com", "password": PASSWORD})
+                assert again.status_code == 503
+                assert again.json()["errors"][0]["message"] == "Sign-in is temporarily unavailable."
+            metrics = (await client.http.get("/metrics")).text
+            assert "pulse_db_breaker_state 0.0" in metrics
             redis.start()
+            await asyncio.sleep(OPEN_SECONDS + 0.5)  # Redis failed moments ago: tried again after
             assert (await login(client, "ada@example.com"))["__typename"] == "AuthPayload"
             await client.aclose()
     finally:
