@@ -171,7 +171,7 @@ class PulseGraphQL(GraphQL[Context, None]):
             if key is None:
                 await super(PulseGraphQL, self).__call__(scope, receive, guarded_send)
             else:
-                await self._idempotent(scope, receive, guarded_send, key)
+                await self._idempotent(scope, receive, guarded_send, key, body)
 
         # A task, so the deadline answers at once: cancelling a query against a hung
         # database can itself take long, and the client must not wait for that cleanup.
@@ -252,9 +252,11 @@ class PulseGraphQL(GraphQL[Context, None]):
         elif user is not None and status == 200 and (upload or is_mutation(body)):
             await runtime.cache.invalidate(str(user.id))
 
-    async def _idempotent(self, scope: Scope, receive: Receive, send: Send, key: str) -> None:
-        """Run a mutation at most once per Idempotency-Key (api/resilience/idempotency.py)."""
-        raw, replay = await _buffered(scope, receive)
+    async def _idempotent(
+        self, scope: Scope, receive: Receive, send: Send, key: str, raw: bytes
+    ) -> None:
+        """Run a mutation at most once per Idempotency-Key (api/resilience/idempotency.py).
+        `raw` is the body `_http` buffered; `receive` replays it."""
         body = await request_identity(Headers(scope=scope).get("content-type", ""), raw)
         runtime: Runtime = scope["app"].state.runtime
         user = scope["state"].get("user")
@@ -268,7 +270,7 @@ class PulseGraphQL(GraphQL[Context, None]):
             if len(key) > MAX_KEY_LENGTH or not key:
                 await store.begin(owner, key, body)  # raises with the 400
             if not is_mutation(body):
-                await super().__call__(scope, replay, send)
+                await super().__call__(scope, receive, send)
                 return
             stored = await store.begin(owner, key, body)
         except IdempotencyError as error:
@@ -300,7 +302,7 @@ class PulseGraphQL(GraphQL[Context, None]):
             await send(message)
 
         try:
-            await super().__call__(scope, replay, capture)
+            await super().__call__(scope, receive, capture)
         except BaseException:
             await store.abandon(owner, key)
             raise

@@ -131,7 +131,7 @@ class Member:
         self._encode = encode
         self._on_end = on_end
         # Everything of a `next` frame but its payload, built once for this subscriber.
-        self.prefix = '{"id":' + encode(operation_id) + ',"type":"next","payload":'
+        self.prefix = next_prefix(encode, operation_id)
         self.active = True  # False once the client left: its queued frames are dropped
         self.finished = False  # the stream ended for it
         self.ended = asyncio.Event()
@@ -225,6 +225,11 @@ class SharedStream:
             self._on_close(self)
         for member in list(self.members):
             member.end(errors)
+
+
+def next_prefix(encode: Encode, operation_id: str) -> str:
+    """A `next` message up to its payload: add the serialized payload and `}`."""
+    return '{"id":' + encode(operation_id) + ',"type":"next","payload":'
 
 
 def next_payload(result: ExecutionResult) -> dict[str, Any]:

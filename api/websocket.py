@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import json
 import logging
@@ -44,7 +45,15 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
 from strawberry.types.execution import ExecutionResult, PreExecutionError
 
-from api.fanout import TOO_SLOW_CLOSE_CODE, Member, Outbox, SharedStreams, StreamKey, next_payload
+from api.fanout import (
+    TOO_SLOW_CLOSE_CODE,
+    Member,
+    Outbox,
+    SharedStreams,
+    StreamKey,
+    next_payload,
+    next_prefix,
+)
 from api.resilience import flags
 from api.resilience.idempotency import (
     MAX_KEY_LENGTH,
@@ -173,15 +182,8 @@ class PulseTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
 
     def _fresh_context(self) -> Context:
         """A context for one operation (see the module docstring)."""
-        connection = self.context
-        context = Context(
-            request=None,
-            response=None,
-            runtime=connection.runtime,
-            request_id=connection.request_id,
-            client_ip=connection.client_ip,
-            user=connection.user,
-            broker=connection.broker,
+        context = dataclasses.replace(
+            self.context, request=None, response=None, cost=1, connection_params=None
         )
         context.reset_loaders()
         return context
@@ -208,8 +210,7 @@ class PulseTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
         if operation.completed:
             return
         self._forget(operation)
-        prefix = '{"id":' + self._encode(operation.id) + ',"type":"next","payload":'
-        self.outbox.put(None, prefix + payload + "}")
+        self.outbox.put(None, next_prefix(self._encode, operation.id) + payload + "}")
         self.outbox.put(None, self._encode({"id": operation.id, "type": "complete"}))
 
     async def _execute(self, operation: Operation[Context, None], context: Context) -> Outcome:

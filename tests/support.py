@@ -5,17 +5,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import httpx
 import uvicorn
 from starlette.applications import Starlette
+
+from api.embedded import free_port
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -81,6 +84,32 @@ def start_cli(*args: str, env: Mapping[str, str], log: Path) -> subprocess.Popen
             stdout=handle,
             stderr=subprocess.STDOUT,
         )
+
+
+@contextlib.contextmanager
+def api_processes(count: int, *, env: Mapping[str, str], logs: Path) -> Iterator[list[str]]:
+    """`count` real API processes (`python -m api serve`) on loopback ports, ready; their
+    base URLs. Stopped with SIGTERM at the end (killed if shutdown sticks)."""
+    processes, urls = [], []
+    for n in range(count):
+        port = free_port()
+        processes.append(
+            start_cli("serve", "--port", str(port), env=env, log=logs / f"api-{n}.log")
+        )
+        urls.append(f"http://127.0.0.1:{port}")
+    try:
+        for url in urls:
+            wait_for_http(f"{url}/readyz", timeout=60)
+        yield urls
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:  # a stuck shutdown must not fail the test
+                process.kill()
+                process.wait()
 
 
 def wait_for_http(url: str, *, status: int = 200, timeout: float = 30) -> httpx.Response:

@@ -8,7 +8,6 @@ import asyncio
 import json
 import re
 import shutil
-import signal
 import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -19,8 +18,7 @@ import pytest
 from gql import Client, gql
 from gql.transport.websockets import WebsocketsTransport
 
-from api.embedded import free_port
-from tests.support import REPO_ROOT, GraphQLClient, env_with, start_cli, wait_for_http
+from tests.support import REPO_ROOT, GraphQLClient, api_processes, env_with
 from tests.ws_client import subscriber, ws_url
 
 CLIENTS = REPO_ROOT / "tests" / "clients"
@@ -34,28 +32,8 @@ EVENTS = "subscription { eventRecorded { id kind } }"
 
 @pytest.fixture
 def instances(tmp_path: Path) -> Iterator[tuple[str, str]]:
-    processes, urls = [], []
-    for name in ("a", "b"):
-        port = free_port()
-        processes.append(
-            start_cli(
-                "serve", "--port", str(port), env=env_with(), log=tmp_path / f"api-{name}.log"
-            )
-        )
-        urls.append(f"http://127.0.0.1:{port}")
-    try:
-        for url in urls:
-            wait_for_http(f"{url}/readyz", timeout=60)
-        yield urls[0], urls[1]
-    finally:
-        for process in processes:
-            process.send_signal(signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:  # a stuck shutdown must not fail the test
-                process.kill()
-                process.wait()
+    with api_processes(2, env=env_with(), logs=tmp_path) as (a, b):
+        yield a, b
 
 
 async def _token(url: str) -> str:

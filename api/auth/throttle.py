@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from api.resilience.latch import OutageLatch, RedisSkipped
+from api.resilience.latch import OutageLatch
 from api.services.errors import ServiceUnavailable
 
 logger = logging.getLogger(__name__)
@@ -63,8 +63,7 @@ class LoginThrottle:
                     continue
                 wait = max(wait, last + delay - current)
         except Exception as error:
-            if not isinstance(error, RedisSkipped):
-                self.latch.failed()
+            self.latch.failed(error)
             logger.warning("login throttle unavailable: %s", error)
             raise ServiceUnavailable("Sign-in is temporarily unavailable.") from error
         return max(0, math.ceil(wait))

@@ -29,7 +29,7 @@ from graphql import FieldNode, GraphQLError, OperationDefinitionNode, OperationT
 from redis.asyncio import Redis
 
 from api.logs import Throttle
-from api.resilience.latch import OutageLatch, RedisSkipped
+from api.resilience.latch import OutageLatch
 
 logger = logging.getLogger(__name__)
 # Once per Redis outage, not once per request.
@@ -83,12 +83,11 @@ class ReadCache:
 
     async def _version(self, user_id: str) -> int:
         try:
-            self.latch.check()
             await self._replay()
             value = await self.redis.get(f"cache:ver:{user_id}")
             return int(value or 0)
         except Exception as error:
-            self._failed(error)
+            self.latch.failed(error)
             if not self.memory_fallback:
                 raise
             return self._memory_versions.get(user_id, 0)
@@ -100,7 +99,7 @@ class ReadCache:
             value: bytes | None = await self.redis.get(key)
             return value
         except Exception as error:
-            self._failed(error)
+            self.latch.failed(error)
             if not self.memory_fallback:
                 warn.warning("read cache unavailable: %s", error)
                 return None
@@ -116,7 +115,7 @@ class ReadCache:
             key = self._key(user_id, await self._version(user_id), request)
             await self.redis.set(key, response, ex=TTL_SECONDS)
         except Exception as error:
-            self._failed(error)
+            self.latch.failed(error)
             if not self.memory_fallback:
                 warn.warning("read cache unavailable: %s", error)
                 return
@@ -135,16 +134,12 @@ class ReadCache:
             self.latch.check()
             await self._replay()
         except Exception as error:
-            self._failed(error)
+            self.latch.failed(error)
             logger.warning(
                 "read cache: invalidation for %s kept until Redis answers: %s", user_id, error
             )
             if self._replayer is None or self._replayer.done():
                 self._replayer = asyncio.create_task(self._replay_until_done())
-
-    def _failed(self, error: Exception) -> None:
-        if not isinstance(error, RedisSkipped):
-            self.latch.failed()
 
     async def _replay(self) -> None:
         """Bump the version of every user whose invalidation is still owed to Redis."""

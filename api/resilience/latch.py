@@ -33,5 +33,7 @@ class OutageLatch:
         if self.open:
             raise RedisSkipped("Redis failed moments ago; skipped")
 
-    def failed(self) -> None:
-        self._until = time.monotonic() + self.seconds
+    def failed(self, error: BaseException) -> None:
+        """A Redis call failed with `error` (a skip, `RedisSkipped`, is not a failure)."""
+        if not isinstance(error, RedisSkipped):
+            self._until = time.monotonic() + self.seconds

@@ -22,7 +22,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from redis.asyncio import ConnectionPool
 
 from api.logs import Throttle
-from api.resilience.latch import OutageLatch, RedisSkipped
+from api.resilience.latch import OutageLatch
 from api.services.errors import RateLimited, ServiceUnavailable
 
 logger = logging.getLogger(__name__)
@@ -59,8 +59,7 @@ class RateLimiter:
                 return
             stats = await self.limiter.get_window_stats(item, *identifiers)
         except Exception as error:  # redis-py raises several families for an outage
-            if not isinstance(error, RedisSkipped):
-                self.latch.failed()
+            self.latch.failed(error)
             warn.warning("rate limit storage unavailable: %s", error)
             raise ServiceUnavailable("Temporarily unavailable; try again shortly.") from error
         retry_after = max(1, math.ceil(stats.reset_time - time.time()))
@@ -99,8 +98,7 @@ class OperationLimiter:
             allowed = await self.shared.hit(item, "op", identity, cost=cost)
             limiter = self.shared
         except Exception as error:
-            if not isinstance(error, RedisSkipped):
-                self.latch.failed()
+            self.latch.failed(error)
             warn.warning("rate limit storage unavailable (%s); limiting per instance", error)
             limiter = self.local
             allowed = await limiter.hit(item, "op", identity, cost=cost)

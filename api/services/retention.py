@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from api.services.imports.job import FINISHED as IMPORT_FINISHED
+from api.services.imports.lines import UnreadableFile, paths
 from api.services.workflows import FINISHED
 from models.events import DeadLetterStatus, FailedEvent
 from models.imports import EventImport
@@ -42,9 +43,10 @@ async def prune(
     ).delete()
     old_imports = await EventImport.filter(
         status__in=list(IMPORT_FINISHED), finished_at__lt=now - imports_older_than
-    ).values_list("id", "user_id")
+    ).values_list("id", "storage_path")
     imports = await EventImport.filter(id__in=[row[0] for row in old_imports]).delete()
-    await asyncio.to_thread(_remove_import_files, upload_dir, old_imports)
+    stored = [str(row[1]) for row in old_imports]
+    await asyncio.to_thread(_remove_import_files, upload_dir, stored)
     existing = {uuid.UUID(str(i)) for i in await User.all().values_list("id", flat=True)}
     folders = await asyncio.to_thread(_remove_orphan_folders, upload_dir, existing)
     return {
@@ -55,12 +57,15 @@ async def prune(
     }
 
 
-def _remove_import_files(upload_dir: Path, imports: list[tuple[uuid.UUID, uuid.UUID]]) -> None:
-    """An import's data file (a failed import keeps it) and its rejections file."""
-    for import_id, user_id in imports:
-        folder = upload_dir / str(user_id)
-        for name in (f"{import_id}.jsonl", f"{import_id}.rejections.jsonl"):
-            (folder / name).unlink(missing_ok=True)
+def _remove_import_files(upload_dir: Path, storage_paths: list[str]) -> None:
+    """Each import's data file (a failed import keeps it) and its rejections file."""
+    for storage_path in storage_paths:
+        try:
+            files = paths(upload_dir, storage_path)
+        except UnreadableFile:
+            continue  # not under UPLOAD_DIR: not ours to delete
+        for path in files:
+            path.unlink(missing_ok=True)
 
 
 def _remove_orphan_folders(upload_dir: Path, users: set[uuid.UUID]) -> int:

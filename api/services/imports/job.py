@@ -112,7 +112,7 @@ async def run_import(rt: Runtime, import_id: str) -> ImportStatus | None:
     if user is None:
         return None
     try:
-        data_path, rejections_path = paths(rt.settings, row.storage_path)
+        data_path, rejections_path = paths(rt.settings.upload_dir, row.storage_path)
         total = await asyncio.to_thread(count_rows, data_path)
     except UnreadableFile as error:
         await _transition(rt, key, ImportStatus.FAILED, error=str(error), finished_at=_now())

@@ -34,9 +34,9 @@ class Rejection:
     message: str | None = None
 
 
-def paths(settings: Settings, storage_path: str) -> tuple[Path, Path]:
+def paths(upload_dir: Path, storage_path: str) -> tuple[Path, Path]:
     """(data file, rejections file) of an import, refusing anything outside UPLOAD_DIR."""
-    root = settings.upload_dir.resolve()
+    root = upload_dir.resolve()
     data = (root / storage_path).resolve()
     if not data.is_relative_to(root):
         raise UnreadableFile("The stored file path is outside the upload folder.")
@@ -127,7 +127,7 @@ def keep(path: Path, kept: set[int], found: list[Rejection]) -> None:
 def rejections(settings: Settings, row: EventImport, first: int) -> list[Rejection]:
     """The kept rejected lines of an import, in line order (at most `first`)."""
     try:
-        _, path = paths(settings, row.storage_path)
+        _, path = paths(settings.upload_dir, row.storage_path)
         with path.open("rb") as handle:
             found = {
                 item["line"]: Rejection(item["line"], item["reason"], item.get("message"))

@@ -101,7 +101,7 @@ async def create_import(
         raise ValidationFailed(f"The file is over the limit of {limit} bytes.", "file")
     import_id = uuid.uuid4()
     storage_path = f"{user.id}/{import_id}.jsonl"
-    target, _ = paths(rt.settings, storage_path)
+    target, _ = paths(rt.settings.upload_dir, storage_path)
     partial = target.with_suffix(".part")
     await asyncio.to_thread(target.parent.mkdir, parents=True, exist_ok=True)
     try:

@@ -4,18 +4,16 @@ down."""
 
 from __future__ import annotations
 
-import signal
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from api.app import create_app
-from api.embedded import EmbeddedRedis, free_port
+from api.embedded import EmbeddedRedis
 from api.settings import Settings
 from tests.factories import make_user, token_for
-from tests.support import GraphQLClient, env_with, serve_app, start_cli, wait_for_http
+from tests.support import GraphQLClient, api_processes, env_with, serve_app
 
 ME = "{ me { id } }"  # costs 2: `me` and `id`
 REGISTER = """mutation { register(input: {email: "ada@example.com", username: "ada",
@@ -27,26 +25,8 @@ LOGIN = """mutation { login(email: "ada@example.com", password: "a-long-password
 @pytest.fixture
 def two_instances(tmp_path: Path) -> Iterator[tuple[str, str]]:
     env = env_with(RATE_LIMIT_USER="20/minute", RATE_LIMIT_ANONYMOUS="1000/minute")
-    processes, urls = [], []
-    for name in ("a", "b"):
-        port = free_port()
-        processes.append(
-            start_cli("serve", "--port", str(port), env=env, log=tmp_path / f"{name}.log")
-        )
-        urls.append(f"http://127.0.0.1:{port}")
-    try:
-        for url in urls:
-            wait_for_http(f"{url}/readyz", timeout=60)
-        yield urls[0], urls[1]
-    finally:
-        for process in processes:
-            process.send_signal(signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:  # a stuck shutdown must not fail the test
-                process.kill()
-                process.wait()
+    with api_processes(2, env=env, logs=tmp_path) as (a, b):
+        yield a, b
 
 
 async def test_the_limit_holds_across_two_instances(two_instances: tuple[str, str]) -> None:
